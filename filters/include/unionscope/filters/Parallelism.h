@@ -1,0 +1,33 @@
+#pragma once
+// One place decides how many threads UnionScope uses.
+//
+// TBB is the hot path. ITK's and OpenCV's own thread pools are capped at the
+// same count so that nothing oversubscribes the machine, and code that calls an
+// ITK filter from inside a TBB task sets that filter to one thread (see
+// runsInsideTbbTask()). Results never depend on the count: kernels reduce in a
+// fixed order.
+
+#include <memory>
+
+namespace unionscope {
+
+class ThreadingScope {
+public:
+  /// threads <= 0 means all hardware threads.
+  explicit ThreadingScope(int threads);
+  ~ThreadingScope();
+  ThreadingScope(const ThreadingScope&) = delete;
+  ThreadingScope& operator=(const ThreadingScope&) = delete;
+
+  [[nodiscard]] int threads() const { return threads_; }
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int threads_ = 1;
+};
+
+/// The parallelism TBB currently allows (respects an active ThreadingScope).
+int allowedParallelism();
+
+} // namespace unionscope

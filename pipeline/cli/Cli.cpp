@@ -1,0 +1,87 @@
+#include "Commands.h"
+#include "unionscope/filters/Parallelism.h"
+#include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/Version.h"
+#include "unionscope/pipeline/dicom/DicomLibrary.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <map>
+#include <optional>
+
+namespace unionscope::cli {
+
+CommandRunner addPendingCommand(CLI::App& app, const char* name, const char* description,
+                                const char* plannedIn) {
+  CLI::App* command = app.add_subcommand(name, fmt::format("{} [not built yet]", description));
+  command->allow_extras();
+  const std::string commandName = name;
+  const std::string planned = plannedIn;
+  return [commandName, planned]() {
+    spdlog::error("'unionscope {}' is not built yet ({}).", commandName, planned);
+    return kExitUsage;
+  };
+}
+
+int run(int argc, char** argv) {
+  auto logger = spdlog::stderr_color_mt("unionscope");
+  logger->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{"UnionScope: radiographic union scoring of long-bone fractures from the CT and "
+               "radiograph DICOM series of follow-up visits.",
+               "unionscope"};
+  app.set_version_flag("--version",
+                       fmt::format("{} {} (git {})", kSoftwareName, kVersion, kGitCommit));
+  app.require_subcommand(1);
+
+  int threads = 0;
+  app.add_option("--threads", threads, "Worker threads for TBB, ITK and OpenCV (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+  std::string logLevel = "info";
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  std::map<std::string, CommandRunner> runners;
+  runners["analyze"] = addPendingCommand(app, "analyze", "Analyse one patient's follow-up series",
+                                         "issues 5, 6 and 7");
+  runners["phantom"] = addPhantomCommand(app);
+  runners["batch"] =
+      addPendingCommand(app, "batch", "Analyse every patient in an archive", "issue 7");
+  runners["view"] = addPendingCommand(app, "view", "3D viewer of an analysed patient", "issue 8");
+  runners["inspect"] = addInspectCommand(app);
+  runners["cohort"] =
+      addPendingCommand(app, "cohort", "Cohort endpoints from analysed patients", "issue 7");
+  runners["agreement"] = addPendingCommand(
+      app, "agreement", "Reader-vs-reader and reader-vs-algorithm agreement", "issue 8");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  spdlog::set_level(spdlog::level::from_str(logLevel));
+  dicom::configureDicomLogging(logLevel == "debug" || logLevel == "trace");
+
+  try {
+    ThreadingScope threading(threads);
+    spdlog::debug("running with {} threads", threading.threads());
+    for (CLI::App* command : app.get_subcommands()) {
+      return runners.at(command->get_name())();
+    }
+  } catch (const UsageError& error) {
+    spdlog::error("{}", error.what());
+    return kExitUsage;
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return kExitPartial + 2; // 3: internal failure, nothing written
+  }
+  return kExitUsage;
+}
+
+} // namespace unionscope::cli

@@ -1,0 +1,29 @@
+#pragma once
+// Each subcommand registers itself on the CLI11 app and returns the function
+// that runs it once the command line has been parsed. Exit codes follow
+// DESIGN.md: 0 success, 1 some inputs failed but results were written, 2 usage.
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace unionscope::cli {
+
+using CommandRunner = std::function<int()>;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitPartial = 1;
+inline constexpr int kExitUsage = 2;
+
+CommandRunner addInspectCommand(CLI::App& app);
+CommandRunner addPhantomCommand(CLI::App& app);
+/// A contract command whose implementation has not landed yet: it is listed,
+/// has --help, and says so when run (exit 2).
+CommandRunner addPendingCommand(CLI::App& app, const char* name, const char* description,
+                                const char* plannedIn);
+
+int run(int argc, char** argv);
+
+} // namespace unionscope::cli

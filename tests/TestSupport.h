@@ -1,0 +1,77 @@
+#pragma once
+// Helpers shared by the tests: temporary folders and small synthetic images.
+
+#include "unionscope/filters/ImageTypes.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+namespace unionscope::test {
+
+/// A fresh folder under the system temp dir, removed when the test ends.
+class TempDir {
+public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string("unionscope_") + (info ? info->test_suite_name() : "t") + "_" +
+                       (info ? info->name() : "x") + "_" + std::to_string(std::random_device{}());
+    for (char& c : name) {
+      if (c == '/') {
+        c = '_';
+      }
+    }
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// A CT volume with a known value pattern: HU = 10*i - 7*j + 100*k - 500.
+inline CtImage::Pointer makeRampVolume(unsigned nx, unsigned ny, unsigned nz,
+                                       const std::array<double, 3>& spacing,
+                                       const std::array<double, 3>& origin) {
+  auto image = CtImage::New();
+  CtImage::RegionType region;
+  region.SetSize({{nx, ny, nz}});
+  image->SetRegions(region);
+  image->SetSpacing(spacing.data());
+  image->SetOrigin(origin.data());
+  image->Allocate();
+  for (unsigned k = 0; k < nz; ++k) {
+    for (unsigned j = 0; j < ny; ++j) {
+      for (unsigned i = 0; i < nx; ++i) {
+        const CtImage::IndexType index{
+            {static_cast<long>(i), static_cast<long>(j), static_cast<long>(k)}};
+        image->SetPixel(index,
+                        static_cast<std::int16_t>(10 * int(i) - 7 * int(j) + 100 * int(k) - 500));
+      }
+    }
+  }
+  return image;
+}
+
+inline void writeText(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+inline std::string readBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace unionscope::test

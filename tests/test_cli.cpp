@@ -1,0 +1,127 @@
+// Runs the real `unionscope` executable: exit codes, help, and the
+// phantom -> inspect chain on files the test writes.
+
+#include "TestSupport.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <set>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+using unionscope::test::TempDir;
+
+namespace {
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string output; ///< stdout and stderr
+};
+
+CommandResult runUnionscope(const std::string& arguments) {
+  const std::string command = std::string(UNIONSCOPE_EXE) + " " + arguments + " 2>&1";
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return result;
+  }
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    result.output.append(buffer.data(), n);
+  }
+  const int status = pclose(pipe);
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+} // namespace
+
+TEST(Cli, VersionAndHelp) {
+  const CommandResult version = runUnionscope("--version");
+  EXPECT_EQ(version.exitCode, 0);
+  EXPECT_NE(version.output.find("unionscope 0."), std::string::npos) << version.output;
+  EXPECT_NE(version.output.find("git"), std::string::npos);
+
+  const CommandResult help = runUnionscope("--help");
+  EXPECT_EQ(help.exitCode, 0);
+  for (const char* command :
+       {"analyze", "phantom", "batch", "view", "inspect", "cohort", "agreement"}) {
+    EXPECT_NE(help.output.find(command), std::string::npos) << command;
+  }
+  EXPECT_EQ(runUnionscope("inspect --help").exitCode, 0);
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(runUnionscope("").exitCode, 2);
+  EXPECT_EQ(runUnionscope("no-such-command").exitCode, 2);
+  EXPECT_EQ(runUnionscope("inspect").exitCode, 2); // PATH is required
+  EXPECT_EQ(runUnionscope("--threads -3 inspect .").exitCode, 2);
+  EXPECT_EQ(runUnionscope("phantom --out x --scenario no-such-scenario").exitCode, 2);
+}
+
+TEST(Cli, CommandsNotBuiltYetSaySoAndExitWithTwo) {
+  for (const char* command :
+       {"analyze in --out out", "batch archive --out out", "view dir", "cohort a --out b"}) {
+    const CommandResult r = runUnionscope(command);
+    EXPECT_EQ(r.exitCode, 2) << command;
+    EXPECT_NE(r.output.find("not built yet"), std::string::npos) << r.output;
+  }
+}
+
+TEST(Cli, PhantomThenInspect) {
+  TempDir dir;
+  const CommandResult phantom =
+      runUnionscope("phantom --size small --scenario delayed --implant nail --seed 3 --out " +
+                    dir.path().string());
+  ASSERT_EQ(phantom.exitCode, 0) << phantom.output;
+  ASSERT_TRUE(fs::exists(dir.path() / "truth.json"));
+
+  const CommandResult inspect = runUnionscope("inspect --json " + (dir.path() / "dicom").string());
+  ASSERT_EQ(inspect.exitCode, 0) << inspect.output;
+  const auto json = nlohmann::json::parse(inspect.output);
+  ASSERT_EQ(json["patients"].size(), 1U);
+  EXPECT_EQ(json["patients"][0]["patient"], "P1");
+  EXPECT_EQ(inspect.output.find("PHANTOM-3"), std::string::npos) << "Patient ID leaked";
+  const auto& studies = json["patients"][0]["studies"];
+  ASSERT_EQ(studies.size(), 3U);
+  for (const auto& study : studies) {
+    ASSERT_EQ(study["series"].size(), 3U);
+    std::multiset<std::string> modalities;
+    for (const auto& series : study["series"]) {
+      modalities.insert(series["modality"].get<std::string>());
+      if (series["modality"] == "CT") {
+        EXPECT_EQ(series["instances"], 64);
+        EXPECT_EQ(series["dimensions"][0], "128x128");
+      }
+    }
+    EXPECT_EQ(modalities, (std::multiset<std::string>{"CT", "DX", "DX"}));
+  }
+  // truth.json is not DICOM: reported, not dropped, and the exit code says so.
+  const CommandResult table = runUnionscope("inspect " + dir.path().string());
+  EXPECT_EQ(table.exitCode, 1);
+  EXPECT_NE(table.output.find("truth.json: not a DICOM file"), std::string::npos) << table.output;
+}
+
+TEST(Cli, OutputIsIdenticalWithOneOrTwoThreads) {
+  TempDir one;
+  TempDir two;
+  const std::string args = "phantom --size small --scenario partial_bridging --implant plate "
+                           "--seed 9 --weeks 6,12 --out ";
+  ASSERT_EQ(runUnionscope("--threads 1 " + args + one.path().string()).exitCode, 0);
+  ASSERT_EQ(runUnionscope("--threads 2 " + args + two.path().string()).exitCode, 0);
+  using unionscope::test::readBytes;
+  EXPECT_EQ(readBytes(one.path() / "truth.json"), readBytes(two.path() / "truth.json"));
+  for (const char* file : {"dicom/W06/CT/CT0032.dcm", "dicom/W12/DX_AP.dcm"}) {
+    EXPECT_EQ(readBytes(one.path() / file), readBytes(two.path() / file)) << file;
+  }
+}
+
+TEST(Cli, InspectReportsMissingPaths) {
+  const CommandResult r = runUnionscope("inspect --json /nonexistent/unionscope");
+  EXPECT_EQ(r.exitCode, 1);
+  const auto json = nlohmann::json::parse(r.output);
+  ASSERT_EQ(json["rejected"].size(), 1U);
+}

@@ -1,0 +1,266 @@
+#include "TestSupport.h"
+#include "unionscope/pipeline/dicom/DicomScan.h"
+#include "unionscope/sample_data/Phantom.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <nlohmann/json.hpp>
+#include <oneapi/tbb/global_control.h>
+
+#include <cmath>
+#include <fstream>
+
+using namespace unionscope;
+using namespace unionscope::phantom;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json readJson(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+struct Vec {
+  double x, y, z;
+};
+Vec vec(const json& a) {
+  return {a[0].get<double>(), a[1].get<double>(), a[2].get<double>()};
+}
+double dot(const Vec& a, const Vec& b) {
+  return a.x * b.x + a.y * b.y + a.z * b.z;
+}
+
+/// Measures, from the label voxels alone, which share of each cortex's arc has
+/// mineralised tissue (cortex or callus) in the middle of the fracture gap:
+/// the voxel-level counterpart of truth's bridged_fraction.
+std::array<double, 4> measuredBridgedFractions(const VisitVolume& visit, const json& timepoint,
+                                               double gapMm, double radiusMm) {
+  const Vec centre = vec(timepoint["fracture_center_lps"]);
+  const Vec normal = vec(timepoint["fracture_normal_lps"]);
+  const Vec medial = vec(timepoint["medial_lps"]);
+  const Vec anterior = vec(timepoint["anterior_lps"]);
+  constexpr int kBinDeg = 5;
+  std::array<bool, 360 / kBinDeg> mineral{};
+  std::array<bool, 360 / kBinDeg> seen{};
+  const auto& labels = *visit.labels;
+  const auto size = labels.GetLargestPossibleRegion().GetSize();
+  for (unsigned k = 0; k < size[2]; ++k) {
+    for (unsigned j = 0; j < size[1]; ++j) {
+      for (unsigned i = 0; i < size[0]; ++i) {
+        const MaskImage::IndexType index{{long(i), long(j), long(k)}};
+        MaskImage::PointType p;
+        labels.TransformIndexToPhysicalPoint(index, p);
+        const Vec d{p[0] - centre.x, p[1] - centre.y, p[2] - centre.z};
+        if (std::abs(dot(d, normal)) > gapMm * 0.25) {
+          continue;
+        }
+        const double xm = dot(d, medial);
+        const double ya = dot(d, anterior);
+        const double r = std::hypot(xm, ya);
+        if (r < radiusMm * 0.55 || r > radiusMm * 1.25 + 3.0) {
+          continue; // the shell of cortex and callus only, not the fibula or canal
+        }
+        const double theta = std::atan2(ya, xm) * 180.0 / M_PI;
+        const int bin = static_cast<int>(std::floor((theta + 360.0) / kBinDeg)) % (360 / kBinDeg);
+        seen[bin] = true;
+        const auto label = labels.GetPixel(index);
+        if (label == kCortex || label == kCallus) {
+          mineral[bin] = true;
+        }
+      }
+    }
+  }
+  // Sector centres: anterior 90, posterior -90 (270), medial 0, lateral 180.
+  const std::array<double, 4> centres{90, 270, 0, 180};
+  std::array<double, 4> fractions{};
+  for (std::size_t c = 0; c < 4; ++c) {
+    int total = 0;
+    int bridged = 0;
+    for (int bin = 0; bin < 360 / kBinDeg; ++bin) {
+      const double mid = bin * kBinDeg + kBinDeg / 2.0;
+      const double distance = std::abs(std::remainder(mid - centres[c], 360.0));
+      if (distance >= 45.0 || !seen[bin]) {
+        continue;
+      }
+      ++total;
+      bridged += mineral[bin] ? 1 : 0;
+    }
+    fractions[c] = total > 0 ? double(bridged) / total : -1;
+  }
+  return fractions;
+}
+
+} // namespace
+
+TEST(Phantom, RenderingIsIdenticalWhateverTheThreadCount) {
+  const PatientSpec spec =
+      makePatientSpec(21, Scenario::NormalHealing, Implant::Nail, SizePreset::Small);
+  VisitVolume one;
+  {
+    oneapi::tbb::global_control single(oneapi::tbb::global_control::max_allowed_parallelism, 1);
+    one = renderVisitCt(spec, 1);
+  }
+  const VisitVolume many = renderVisitCt(spec, 1);
+  const std::size_t count = one.hu->GetLargestPossibleRegion().GetNumberOfPixels();
+  EXPECT_TRUE(std::equal(one.hu->GetBufferPointer(), one.hu->GetBufferPointer() + count,
+                         many.hu->GetBufferPointer()));
+  EXPECT_EQ(one.callusVolumeMm3, many.callusVolumeMm3);
+}
+
+TEST(Phantom, SameSeedWritesSameBytes) {
+  test::TempDir a;
+  test::TempDir b;
+  const PatientSpec spec =
+      makePatientSpec(5, Scenario::PartialBridging, Implant::Plate, SizePreset::Small, {6, 12});
+  writePatient(spec, a.path());
+  writePatient(spec, b.path());
+  EXPECT_EQ(test::readBytes(a.path() / "truth.json"), test::readBytes(b.path() / "truth.json"));
+  for (const char* file :
+       {"dicom/W06/CT/CT0010.dcm", "dicom/W12/DX_AP.dcm", "dicom/W12/DX_LAT.dcm"}) {
+    const std::string bytes = test::readBytes(a.path() / file);
+    EXPECT_FALSE(bytes.empty()) << file;
+    EXPECT_EQ(bytes, test::readBytes(b.path() / file)) << file;
+  }
+}
+
+TEST(Phantom, DicomHeadersCarryGeometryRescaleAndTrialTags) {
+  test::TempDir dir;
+  PatientSpec spec = makePatientSpec(8, Scenario::NormalHealing, Implant::None, SizePreset::Small);
+  spec.ctEncoding = 2; // slope 0.5: readers must not truncate it
+  spec.monochrome1 = true;
+  spec.laterality = 'L';
+  writePatient(spec, dir.path());
+  const json truth = readJson(dir.path() / "truth.json");
+
+  const dicom::ScanResult scan = dicom::scanDicom({dir.path() / "dicom"});
+  EXPECT_TRUE(scan.rejected.empty());
+  ASSERT_EQ(scan.patients.size(), 1U);
+  ASSERT_EQ(scan.patients[0].studies.size(), 3U);
+  for (std::size_t v = 0; v < 3; ++v) {
+    const dicom::StudyGroup& study = scan.patients[0].studies[v];
+    EXPECT_EQ(study.studyInstanceUid, truth["timepoints"][v]["study_instance_uid"]);
+    ASSERT_EQ(study.series.size(), 3U);
+    for (const dicom::SeriesGroup& series : study.series) {
+      EXPECT_EQ(series.instances[0].clinicalTrialTimePointId, truth["timepoints"][v]["label"]);
+      EXPECT_EQ(series.instances[0].laterality, "L");
+      if (series.modality == "CT") {
+        EXPECT_EQ(series.instances.size(), static_cast<std::size_t>(spec.voxels[2]));
+      }
+    }
+  }
+  EXPECT_EQ(truth["timepoints"][0]["study_date"], "2025-04-14"); // injury 2025-03-03 + 6 weeks
+
+  DcmFileFormat ct;
+  ASSERT_TRUE(ct.loadFile((dir.path() / "dicom/W12/CT/CT0001.dcm").c_str()).good());
+  Float64 slope = 0;
+  ASSERT_TRUE(ct.getDataset()->findAndGetFloat64(DCM_RescaleSlope, slope).good());
+  EXPECT_DOUBLE_EQ(slope, 0.5);
+  Float64 pixelSpacing = 0;
+  ASSERT_TRUE(ct.getDataset()->findAndGetFloat64(DCM_PixelSpacing, pixelSpacing, 1).good());
+  EXPECT_DOUBLE_EQ(pixelSpacing, spec.spacingMm[0]);
+
+  DcmFileFormat dx;
+  ASSERT_TRUE(dx.loadFile((dir.path() / "dicom/W12/DX_LAT.dcm").c_str()).good());
+  OFString value;
+  dx.getDataset()->findAndGetOFString(DCM_PhotometricInterpretation, value);
+  EXPECT_EQ(value, "MONOCHROME1");
+  dx.getDataset()->findAndGetOFString(DCM_ViewPosition, value);
+  EXPECT_EQ(value, "LL");
+  dx.getDataset()->findAndGetOFString(DCM_ImageLaterality, value);
+  EXPECT_EQ(value, "L");
+  Float64 imagerSpacing = 0;
+  Float64 ermf = 0;
+  dx.getDataset()->findAndGetFloat64(DCM_ImagerPixelSpacing, imagerSpacing);
+  dx.getDataset()->findAndGetFloat64(DCM_EstimatedRadiographicMagnificationFactor, ermf);
+  EXPECT_NEAR(imagerSpacing / ermf, spec.radiographPixelMm, 1e-6);
+}
+
+TEST(Phantom, TruthFollowsTheScenario) {
+  test::TempDir dir;
+  struct Case {
+    Scenario scenario;
+    bool unites;
+  };
+  for (const Case c : {Case{Scenario::NormalHealing, true}, Case{Scenario::AtrophicNonunion, false},
+                       Case{Scenario::HypertrophicNonunion, false}}) {
+    for (std::uint64_t seed : {1U, 2U, 3U}) {
+      PatientSpec spec = makePatientSpec(seed, c.scenario, Implant::None, SizePreset::Small);
+      for (const VisitPlan& visit : spec.visits) {
+        for (const CortexState& s : visit.cortices) {
+          if (s.category == CortexCategory::BridgingCallus) {
+            EXPECT_GE(s.bridgedFraction, 0.25);
+            EXPECT_LT(s.bridgedFraction, 1.0 + 1e-12);
+          }
+          if (s.category == CortexCategory::NoCallus) {
+            EXPECT_EQ(s.callusThicknessMm, 0.0);
+          }
+        }
+      }
+      CortexScores last;
+      for (std::size_t i = 0; i < 4; ++i) {
+        last[i].category = spec.visits.back().cortices[i].category;
+      }
+      EXPECT_EQ(computeUnionScores(last).union_, c.unites)
+          << scenarioName(c.scenario) << " seed " << seed;
+    }
+  }
+}
+
+TEST(Phantom, TruthMatchesTheVoxels) {
+  for (const Implant implant : {Implant::None, Implant::Nail, Implant::Plate}) {
+    const PatientSpec spec = makePatientSpec(31 + static_cast<int>(implant),
+                                             Scenario::PartialBridging, implant, SizePreset::Small);
+    test::TempDir dir;
+    writePatient(spec, dir.path());
+    const json truth = readJson(dir.path() / "truth.json");
+    for (std::size_t v = 0; v < spec.visits.size(); ++v) {
+      SCOPED_TRACE("visit " + std::to_string(v) + " implant " + std::string(implantName(implant)));
+      const VisitVolume visit = renderVisitCt(spec, v);
+      const json& tp = truth["timepoints"][v];
+      EXPECT_NEAR(tp["callus_volume_mm3"].get<double>(), visit.callusVolumeMm3, 1e-3);
+
+      // The callus label holds callus densities in the written HU.
+      double sum = 0;
+      std::size_t n = 0;
+      const std::size_t count = visit.hu->GetLargestPossibleRegion().GetNumberOfPixels();
+      for (std::size_t i = 0; i < count; ++i) {
+        if (visit.labels->GetBufferPointer()[i] == kCallus) {
+          sum += visit.hu->GetBufferPointer()[i];
+          ++n;
+        }
+      }
+      if (n > 50) {
+        const double mean = sum / static_cast<double>(n);
+        EXPECT_GT(mean, 250.0);
+        EXPECT_LT(mean, 1200.0);
+      }
+
+      // Bridged arcs are continuous through the gap, unbridged arcs are not.
+      const auto measured = measuredBridgedFractions(visit, tp, spec.gapMm, spec.tibiaRadiusMm);
+      for (Cortex cortex : kAllCortices) {
+        const json& expected = tp["cortices"][std::string(cortexKey(cortex))];
+        const double fraction = measured[static_cast<std::size_t>(cortex)];
+        if (expected["bridged"].get<bool>()) {
+          EXPECT_NEAR(fraction, expected["bridged_fraction"].get<double>(), 0.15)
+              << cortexKey(cortex);
+        } else {
+          EXPECT_LE(fraction, 0.06) << cortexKey(cortex);
+        }
+      }
+    }
+  }
+}
+
+TEST(Phantom, CohortWritesEveryPatientAndAnIndex) {
+  test::TempDir dir;
+  const fs::path index = writeCohort(3, 4, SizePreset::Small, dir.path());
+  const json cohort = readJson(index);
+  ASSERT_EQ(cohort["patients"].size(), 3U);
+  for (const json& member : cohort["patients"]) {
+    const json truth = readJson(dir.path() / member["folder"].get<std::string>() / "truth.json");
+    EXPECT_EQ(truth["patient_id"], member["patient_id"]);
+    EXPECT_EQ(truth["scenario"], member["scenario"]);
+  }
+}
