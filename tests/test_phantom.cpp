@@ -8,6 +8,7 @@
 #include <oneapi/tbb/global_control.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 using namespace unionscope;
@@ -262,5 +263,27 @@ TEST(Phantom, CohortWritesEveryPatientAndAnIndex) {
     const json truth = readJson(dir.path() / member["folder"].get<std::string>() / "truth.json");
     EXPECT_EQ(truth["patient_id"], member["patient_id"]);
     EXPECT_EQ(truth["scenario"], member["scenario"]);
+  }
+}
+
+TEST(Phantom, WrittenObjectsPassDciodvfy) {
+  if (std::system("command -v dciodvfy > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "dciodvfy (Debian package dicom3tools) is not installed";
+  }
+  test::TempDir dir;
+  PatientSpec spec =
+      makePatientSpec(12, Scenario::DelayedUnion, Implant::Plate, SizePreset::Small, {6});
+  spec.monochrome1 = true;
+  spec.ctEncoding = 1;
+  writePatient(spec, dir.path());
+  for (const char* file : {"dicom/W06/CT/CT0001.dcm", "dicom/W06/CT/CT0064.dcm",
+                           "dicom/W06/DX_AP.dcm", "dicom/W06/DX_LAT.dcm"}) {
+    const fs::path log = dir.path() / "dciodvfy.log";
+    const std::string command =
+        "dciodvfy '" + (dir.path() / file).string() + "' > '" + log.string() + "' 2>&1";
+    std::system(command.c_str());
+    const std::string output = test::readBytes(log);
+    EXPECT_EQ(output.find("Error"), std::string::npos) << file << ":\n" << output;
+    EXPECT_EQ(output.find("Warning"), std::string::npos) << file << ":\n" << output;
   }
 }

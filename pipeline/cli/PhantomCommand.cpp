@@ -21,6 +21,7 @@ CommandRunner addPhantomCommand(CLI::App& app) {
     std::string laterality;
     std::vector<double> weeks{6, 12, 24};
     bool monochrome1 = false;
+    bool preview = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -48,6 +49,8 @@ CommandRunner addPhantomCommand(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str();
   command->add_flag("--monochrome1", options->monochrome1, "Store the radiographs as MONOCHROME1");
+  command->add_flag("--preview", options->preview,
+                    "Also write PNG previews of every visit to DIR/preview");
 
   return [options]() {
     const auto start = std::chrono::steady_clock::now();
@@ -68,7 +71,7 @@ CommandRunner addPhantomCommand(CLI::App& app) {
         spec.laterality = options->laterality[0];
       }
       spec.monochrome1 = spec.monochrome1 || options->monochrome1;
-      const auto path = phantom::writePatient(spec, options->out);
+      const auto path = phantom::writePatient(spec, options->out, options->preview);
       spdlog::info("wrote phantom patient ({}, implant {}); truth in {}", options->scenario,
                    options->implant, path.string());
     }

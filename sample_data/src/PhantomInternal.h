@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cmath>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 namespace unionscope::phantom {
@@ -60,5 +62,15 @@ struct ProjectionRadiograph {
 };
 ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVisit& visit,
                                        std::size_t visitIndex, View view);
+
+/// PNGs of one visit (axial and coronal CT through the fracture, both
+/// radiographs with the true fracture line) named `<label>_*.png`.
+void writeVisitPreviews(const RenderedVisit& visit, const ProjectionRadiograph& ap,
+                        const ProjectionRadiograph& lateral, const std::filesystem::path& directory,
+                        const std::string& label);
+/// One picture of all visits: a row per visit (axial, coronal, AP, lateral),
+/// read back from the previews, written as `sheet.jpg`.
+void writePreviewSheet(const std::filesystem::path& directory,
+                       const std::vector<std::string>& labels);
 
 } // namespace unionscope::phantom

@@ -30,7 +30,7 @@ constexpr double kFibulaCortexHu = 1450;
 constexpr double kMetalBlurHu = 6000;
 /// Linear attenuation for the radiographs, 1/mm at an effective ~55 keV.
 constexpr double kWaterMu = 0.021;
-constexpr double kMetalMu = 0.35;
+constexpr double kMetalMu = 0.2; // between titanium and steel
 constexpr double kCtNoiseHu = 18;
 
 Vec3 rotate(const Vec3& v, double ax, double ay, double az) {
@@ -354,8 +354,9 @@ void addMetalStreaks(std::vector<float>& hu, const std::vector<std::uint8_t>& la
     const double area = n * spacing[0] * spacing[1];
     const double radius = std::sqrt(std::max(vxx + vyy, 0.0) * 2.0) + 1.0;
     const double amplitude = std::clamp(25.0 * std::sqrt(area), 100.0, 500.0);
-    Rng rng(seed, 1000 + static_cast<std::uint64_t>(k));
-    const double phase = rng.uniform(0, 2 * M_PI);
+    // One phase for the whole volume: streaks of neighbouring slices line up
+    // as they do on a scanner, rather than flickering from slice to slice.
+    const double phase = Rng(seed, 1000).uniform(0, 2 * M_PI);
     for (int j = 0; j < dims[1]; ++j) {
       for (int i = 0; i < dims[0]; ++i) {
         const std::size_t idx = base + j * dims[0] + i;
@@ -526,9 +527,10 @@ ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVi
   const int columns = static_cast<int>(std::floor(width * s[across] / pixel));
   const int rows = static_cast<int>(std::floor(height * s[2] / pixel));
   std::vector<float> image(static_cast<std::size_t>(columns) * rows);
-  // Log-processed detector signal, normalised so that 4 attenuation lengths
-  // (a thick limb with bone) is near white; metal saturates.
-  constexpr double kFullScale = 4.0;
+  // Log-processed detector signal with a presentation window as DX systems
+  // apply: thin soft tissue dark grey, bone bright, metal saturated.
+  constexpr double kWindowLow = 0.9;
+  constexpr double kWindowHigh = 3.6;
   oneapi::tbb::parallel_for(0, rows, [&](int row) {
     for (int col = 0; col < columns; ++col) {
       // Pixel centre in projection-grid coordinates; rows start at the head.
@@ -544,7 +546,8 @@ ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVi
       };
       const double value = (1 - fu) * (1 - fv) * at(u0, v0) + fu * (1 - fv) * at(u0 + 1, v0) +
                            (1 - fu) * fv * at(u0, v0 + 1) + fu * fv * at(u0 + 1, v0 + 1);
-      image[static_cast<std::size_t>(row) * columns + col] = static_cast<float>(value / kFullScale);
+      image[static_cast<std::size_t>(row) * columns + col] =
+          static_cast<float>(std::max(0.0, (value - kWindowLow) / (kWindowHigh - kWindowLow)));
     }
   });
   gaussianBlur(image, {columns, rows, 1}, {0.8, 0.8, 0});

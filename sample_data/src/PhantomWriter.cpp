@@ -91,7 +91,7 @@ std::string relativePath(const fs::path& file, const fs::path& root) {
 
 } // namespace
 
-fs::path writePatient(const PatientSpec& spec, const fs::path& directory) {
+fs::path writePatient(const PatientSpec& spec, const fs::path& directory, bool previews) {
   const dicom::UidFactory uids(spec.seed);
   const std::string laterality(1, spec.laterality);
   dicom::PatientModule patient{spec.patientId, "Phantom^" + spec.patientId, "19700101",
@@ -154,15 +154,22 @@ fs::path writePatient(const PatientSpec& spec, const fs::path& directory) {
                       {"callus_volume_mm3", round4(rendered.ct.callusVolumeMm3)},
                       {"source_files", ctSources}});
 
+    const std::array<ProjectionRadiograph, 2> radiographs{
+        projectRadiograph(spec, rendered, v, View::AP),
+        projectRadiograph(spec, rendered, v, View::Lateral)};
+    if (previews) {
+      writeVisitPreviews(rendered, radiographs[0], radiographs[1], directory / "preview", folder);
+    }
     for (const View view : {View::AP, View::Lateral}) {
       const bool ap = view == View::AP;
-      const ProjectionRadiograph radiograph = projectRadiograph(spec, rendered, v, view);
+      const ProjectionRadiograph& radiograph = radiographs[ap ? 0 : 1];
       dicom::SeriesModule dxSeries;
       dxSeries.instanceUid = uids.uid(fmt::format("series/DX/{}/{}", label, ap ? "AP" : "LAT"));
       dxSeries.number = ap ? 2 : 3;
       dxSeries.description = ap ? "Tibia AP" : "Tibia lateral";
       dicom::DxImageSpec dx;
       dx.viewPosition = ap ? "AP" : "LL";
+      dx.viewCode = ap ? dicom::kAnteroPosteriorView : dicom::kLateroMedialView;
       dx.imageLaterality = laterality;
       dx.imagerPixelSpacingMm = spec.radiographPixelMm * spec.magnificationFactor;
       dx.magnificationFactor = spec.magnificationFactor;
@@ -210,6 +217,13 @@ fs::path writePatient(const PatientSpec& spec, const fs::path& directory) {
                           {"shaft_axis_lps", vectorJson(rendered.ct.shaftAxis)},
                           {"anterior_lps", vectorJson(rendered.ct.anterior)},
                           {"medial_lps", vectorJson(rendered.ct.medial)}});
+  }
+  if (previews) {
+    std::vector<std::string> folders;
+    for (const VisitPlan& plan : spec.visits) {
+      folders.push_back(fmt::format("W{:02d}", std::lround(plan.weeks)));
+    }
+    writePreviewSheet(directory / "preview", folders);
   }
   // Union visit: the first that meets the rule and is not followed by a
   // visit that does not.

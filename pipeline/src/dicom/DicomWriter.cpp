@@ -83,6 +83,18 @@ void putCommonModules(DcmDataset& ds, const PatientModule& patient, const StudyM
   put(ds, DCM_ContentTime, study.time);
 }
 
+void putCodeItem(DcmItem& parent, const DcmTagKey& sequence, const CodedConcept& code) {
+  DcmItem* item = nullptr;
+  const OFCondition status = parent.findOrCreateSequenceItem(sequence, item, 0);
+  if (status.bad() || item == nullptr) {
+    throw DicomError(
+        fmt::format("cannot create {}: {}", DcmTag(sequence).getTagName(), status.text()));
+  }
+  put(*item, DCM_CodeValue, code.value);
+  put(*item, DCM_CodingSchemeDesignator, code.scheme);
+  put(*item, DCM_CodeMeaning, code.meaning);
+}
+
 void save(DcmFileFormat& file, const fs::path& path) {
   fs::create_directories(path.parent_path());
   const OFCondition status =
@@ -208,8 +220,10 @@ fs::path writeDxImage(const RadiographImage& image, const fs::path& file,
       formatDs(spec.sourceToDetectorMm / spec.magnificationFactor));
   put(ds, DCM_DetectorType, "DIRECT");
   put(ds, DCM_KVP, "60");
+  put(ds, DCM_PositionerType, "");
   ds.insertEmptyElement(DCM_AcquisitionContextSequence);
-  ds.insertEmptyElement(DCM_AnatomicRegionSequence);
+  putCodeItem(ds, DCM_AnatomicRegionSequence, spec.anatomicRegion);
+  putCodeItem(ds, DCM_ViewCodeSequence, spec.viewCode);
 
   put(ds, DCM_SamplesPerPixel, "1");
   put(ds, DCM_PhotometricInterpretation, spec.monochrome1 ? "MONOCHROME1" : "MONOCHROME2");

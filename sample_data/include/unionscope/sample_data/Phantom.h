@@ -113,9 +113,11 @@ struct VisitVolume {
 
 VisitVolume renderVisitCt(const PatientSpec& spec, std::size_t visitIndex);
 
-/// Writes DICOM below `directory`/dicom and `directory`/truth.json. Returns the
-/// truth document's path.
-std::filesystem::path writePatient(const PatientSpec& spec, const std::filesystem::path& directory);
+/// Writes DICOM below `directory`/dicom and `directory`/truth.json, and with
+/// `previews` PNGs of every visit below `directory`/preview. Returns the truth
+/// document's path.
+std::filesystem::path writePatient(const PatientSpec& spec, const std::filesystem::path& directory,
+                                   bool previews = false);
 
 /// N patients with a seeded mix of scenarios, implants and trajectories, one
 /// folder each, plus `directory`/cohort_truth.json.

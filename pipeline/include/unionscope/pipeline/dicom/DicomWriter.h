@@ -64,9 +64,24 @@ writeCtSeries(const CtImage& volumeHu, const std::filesystem::path& directory,
               const std::vector<std::string>& sopInstanceUids, const CtEncoding& encoding = {},
               const std::string& fileNamePrefix = "CT");
 
+/// A code from a coding scheme (SNOMED CT as "SCT", DICOM as "DCM").
+struct CodedConcept {
+  std::string value;
+  std::string scheme;
+  std::string meaning;
+};
+
+/// SNOMED CT codes for the DX Anatomy Imaged and View modules (PS3.16 CID 4031
+/// and CID 4010).
+inline const CodedConcept kLowerLeg{"30021000", "SCT", "Lower leg"};
+inline const CodedConcept kAnteroPosteriorView{"399348003", "SCT", "antero-posterior"};
+inline const CodedConcept kLateroMedialView{"399352003", "SCT", "latero-medial"};
+
 /// A projection radiograph to store as DX (for presentation).
 struct DxImageSpec {
-  std::string viewPosition;    ///< "AP", "PA", "LL", "RL", "LATERAL"...
+  std::string viewPosition; ///< "AP", "PA", "LL", "RL", "LATERAL"...
+  CodedConcept viewCode = kAnteroPosteriorView;
+  CodedConcept anatomicRegion = kLowerLeg;
   std::string imageLaterality; ///< R, L or U
   double imagerPixelSpacingMm = 0.2;
   /// Estimated Radiographic Magnification Factor (detector / patient plane).

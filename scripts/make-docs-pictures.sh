@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates docs/phantoms/: one sheet per scenario (rows: visits; columns:
+# axial CT through the fracture, coronal reformat, AP and lateral radiograph).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+UNIONSCOPE="$UNIONSCOPE_BUILD/pipeline/cli/unionscope"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$UNIONSCOPE_ROOT/docs/phantoms"
+implants=(none nail plate none none)
+i=0
+for scenario in normal delayed atrophic_nonunion hypertrophic_nonunion partial_bridging; do
+  "$UNIONSCOPE" phantom --out "$work/$scenario" --scenario "$scenario" --implant "${implants[$i]}" \
+    --seed $((i + 11)) --preview
+  cp "$work/$scenario/preview/sheet.jpg" "$UNIONSCOPE_ROOT/docs/phantoms/$scenario.jpg"
+  i=$((i + 1))
+done
+echo "wrote $UNIONSCOPE_ROOT/docs/phantoms/"
