@@ -142,6 +142,68 @@ std::vector<fs::path> collectFiles(const std::vector<fs::path>& inputs,
   return {files.begin(), files.end()};
 }
 
+/// Attributes that enhanced multi-frame objects keep in functional groups:
+/// looks in the Shared Functional Groups first, then in the first per-frame
+/// item, then at the top level.
+DcmItem* functionalGroup(DcmDataset& dataset, const DcmTagKey& sequence, const DcmTagKey& macro) {
+  for (const DcmTagKey& groups :
+       {DCM_SharedFunctionalGroupsSequence, DCM_PerFrameFunctionalGroupsSequence}) {
+    DcmItem* groupItem = nullptr;
+    if (dataset.findAndGetSequenceItem(groups, groupItem, 0).good() && groupItem != nullptr) {
+      DcmItem* macroItem = nullptr;
+      if (groupItem->findAndGetSequenceItem(macro, macroItem, 0).good() && macroItem != nullptr &&
+          macroItem->tagExists(sequence)) {
+        return macroItem;
+      }
+    }
+  }
+  return nullptr;
+}
+
+void readEnhancedGeometry(DcmDataset& dataset, DicomFileHeader& h) {
+  if (DcmItem* measures = functionalGroup(dataset, DCM_PixelSpacing, DCM_PixelMeasuresSequence)) {
+    h.pixelSpacing = getDoubles<2>(*measures, DCM_PixelSpacing);
+    Float64 thickness = 0;
+    if (measures->findAndGetFloat64(DCM_SliceThickness, thickness).good()) {
+      h.sliceThickness = thickness;
+    }
+  }
+  if (DcmItem* orientation =
+          functionalGroup(dataset, DCM_ImageOrientationPatient, DCM_PlaneOrientationSequence)) {
+    h.imageOrientationPatient = getDoubles<6>(*orientation, DCM_ImageOrientationPatient);
+  }
+  if (DcmItem* transform =
+          functionalGroup(dataset, DCM_RescaleSlope, DCM_PixelValueTransformationSequence)) {
+    Float64 value = 0;
+    if (transform->findAndGetFloat64(DCM_RescaleSlope, value).good()) {
+      h.rescaleSlope = value;
+    }
+    if (transform->findAndGetFloat64(DCM_RescaleIntercept, value).good()) {
+      h.rescaleIntercept = value;
+    }
+  }
+  DcmSequenceOfItems* perFrame = nullptr;
+  if (dataset.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).good() &&
+      perFrame) {
+    for (unsigned long i = 0; i < perFrame->card(); ++i) {
+      DcmItem* position = nullptr;
+      if (perFrame->getItem(i)
+              ->findAndGetSequenceItem(DCM_PlanePositionSequence, position, 0)
+              .bad() ||
+          position == nullptr) {
+        h.framePositions.clear();
+        return;
+      }
+      const auto ipp = getDoubles<3>(*position, DCM_ImagePositionPatient);
+      if (!ipp) {
+        h.framePositions.clear();
+        return;
+      }
+      h.framePositions.push_back(*ipp);
+    }
+  }
+}
+
 std::string studyKey(const DicomFileHeader& h) {
   return h.studyInstanceUid.empty() ? "nouid:" + h.studyDate + "|" + h.studyDescription
                                     : h.studyInstanceUid;
@@ -154,6 +216,11 @@ std::string seriesKey(const DicomFileHeader& h) {
 }
 
 } // namespace
+
+bool DicomFileHeader::isLocalizer() const {
+  // Image Type value 3 is LOCALIZER on CT scouts (PS3.3 C.8.2.1.1.1).
+  return imageType.find("LOCALIZER") != std::string::npos;
+}
 
 std::vector<std::string> SeriesGroup::dimensions() const {
   std::map<std::string, int> counts;
@@ -248,6 +315,38 @@ HeaderReadResult readDicomHeader(const fs::path& path, const ScanOptions& option
   h.frames = std::max(1, getInt(dataset, DCM_NumberOfFrames).value_or(1));
   h.imagePositionPatient = getDoubles<3>(dataset, DCM_ImagePositionPatient);
   h.imageOrientationPatient = getDoubles<6>(dataset, DCM_ImageOrientationPatient);
+  h.photometricInterpretation = getString(dataset, DCM_PhotometricInterpretation);
+  h.frameOfReferenceUid = getString(dataset, DCM_FrameOfReferenceUID);
+  h.protocolName = getString(dataset, DCM_ProtocolName);
+  h.bodyPartExamined = getString(dataset, DCM_BodyPartExamined);
+  h.samplesPerPixel = getInt(dataset, DCM_SamplesPerPixel).value_or(1);
+  h.bitsAllocated = getInt(dataset, DCM_BitsAllocated).value_or(0);
+  h.bitsStored = getInt(dataset, DCM_BitsStored).value_or(h.bitsAllocated);
+  h.pixelRepresentation = getInt(dataset, DCM_PixelRepresentation).value_or(0);
+  Float64 value = 0;
+  if (dataset.findAndGetFloat64(DCM_RescaleSlope, value).good() && value != 0.0) {
+    h.rescaleSlope = value;
+  }
+  if (dataset.findAndGetFloat64(DCM_RescaleIntercept, value).good()) {
+    h.rescaleIntercept = value;
+  }
+  h.hasModalityLutSequence = dataset.tagExists(DCM_ModalityLUTSequence);
+  h.pixelPaddingValue = getInt(dataset, DCM_PixelPaddingValue);
+  h.pixelSpacing = getDoubles<2>(dataset, DCM_PixelSpacing);
+  h.imagerPixelSpacing = getDoubles<2>(dataset, DCM_ImagerPixelSpacing);
+  if (dataset.findAndGetFloat64(DCM_EstimatedRadiographicMagnificationFactor, value).good() &&
+      value > 0) {
+    h.magnificationFactor = value;
+  }
+  if (dataset.findAndGetFloat64(DCM_SliceThickness, value).good()) {
+    h.sliceThickness = value;
+  }
+  if (dataset.findAndGetFloat64(DCM_GantryDetectorTilt, value).good()) {
+    h.gantryTilt = value;
+  }
+  if (h.frames > 1 || dataset.tagExists(DCM_SharedFunctionalGroupsSequence)) {
+    readEnhancedGeometry(dataset, h);
+  }
 
   if (!dataset.tagExists(DCM_PixelData) && !dataset.tagExists(DCM_FloatPixelData) &&
       !dataset.tagExists(DCM_DoubleFloatPixelData)) {

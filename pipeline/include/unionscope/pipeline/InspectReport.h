@@ -15,6 +15,11 @@ struct InspectOptions {
   bool showPatientIds = false;
 };
 
+/// What the ingest will make of one series: a CT volume (size, spacing,
+/// corrections, what is left out) or radiographs (view, laterality, spacing
+/// and where each came from), or why nothing.
+nlohmann::json seriesPlanJson(const dicom::SeriesGroup& series);
+
 nlohmann::json inspectJson(const dicom::ScanResult& scan, const InspectOptions& options = {});
 std::string inspectTable(const dicom::ScanResult& scan, const InspectOptions& options = {});
 

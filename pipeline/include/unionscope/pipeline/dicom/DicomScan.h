@@ -37,6 +37,30 @@ struct DicomFileHeader {
   int frames = 1;
   std::optional<std::array<double, 3>> imagePositionPatient;
   std::optional<std::array<double, 6>> imageOrientationPatient;
+
+  // Pixel encoding and spacing, as the header declares them.
+  std::string photometricInterpretation;
+  std::string frameOfReferenceUid;
+  std::string protocolName;
+  std::string bodyPartExamined;
+  int samplesPerPixel = 1;
+  int bitsAllocated = 0;
+  int bitsStored = 0;
+  int pixelRepresentation = 0;
+  double rescaleSlope = 1.0;
+  double rescaleIntercept = 0.0;
+  bool hasModalityLutSequence = false;
+  std::optional<int> pixelPaddingValue;                    ///< (0028,0120), stored value
+  std::optional<std::array<double, 2>> pixelSpacing;       ///< row, column spacing (mm)
+  std::optional<std::array<double, 2>> imagerPixelSpacing; ///< at the detector (mm)
+  std::optional<double> magnificationFactor;               ///< ERMF (0018,1114)
+  std::optional<double> sliceThickness;
+  std::optional<double> gantryTilt; ///< (0018,1120), degrees
+  /// Enhanced multi-frame objects: the position of every frame, from the
+  /// per-frame functional groups (empty for single-frame objects).
+  std::vector<std::array<double, 3>> framePositions;
+
+  [[nodiscard]] bool isLocalizer() const;
 };
 
 struct RejectedFile {
