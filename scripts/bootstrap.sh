@@ -13,7 +13,7 @@ PACKAGES=(
   libdcmtk-dev dcmtk libopenjp2-7-dev
   libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  xvfb xauth libgl1-mesa-dri dicom3tools
+  xvfb xauth libgl1-mesa-dri dicom3tools python3-pydicom
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include "unionscope/pipeline/dicom/DicomWriter.h"
 #include "unionscope/pipeline/dicom/UidFactory.h"
 
+#include <dcmtk/dcmdata/dcddirif.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <nlohmann/json.hpp>
@@ -213,8 +214,8 @@ TEST(DicomScan, RealConformanceFilesAreReadOrRejectedWithReason) {
       }
     }
   }
-  // Nothing is dropped silently: every file is either grouped or rejected.
-  EXPECT_EQ(grouped + scan.rejected.size(), scan.filesExamined);
+  // Nothing is dropped silently: every file is grouped, rejected or an index.
+  EXPECT_EQ(grouped + scan.rejected.size() + scan.dicomdirs.size(), scan.filesExamined);
   EXPECT_GT(grouped, 20U);
   for (const RejectedFile& r : scan.rejected) {
     EXPECT_FALSE(r.reason.empty()) << r.path;
@@ -222,4 +223,40 @@ TEST(DicomScan, RealConformanceFilesAreReadOrRejectedWithReason) {
       EXPECT_NE(r.reason.find("no Pixel Data"), std::string::npos) << r.reason;
     }
   }
+}
+
+TEST(DicomScan, DicomdirBringsInTheFilesItLists) {
+  test::TempDir dir;
+  const WrittenStudy written = writeSmallStudy(dir.path() / "staging", UidFactory(23), {});
+  // DICOMDIR file IDs are upper-case, at most 8 characters, no extension.
+  fs::create_directories(dir.path() / "DCM");
+  std::vector<std::string> ids;
+  for (std::size_t k = 0; k < written.ctFiles.size(); ++k) {
+    ids.push_back("DCM/IMG" + std::to_string(k + 1));
+    fs::copy_file(written.ctFiles[k], dir.path() / ids.back());
+  }
+  fs::remove_all(dir.path() / "staging");
+  DicomDirInterface dicomdir;
+  dicomdir.enableInventMode(OFTrue);
+  const fs::path index = dir.path() / "DICOMDIR";
+  ASSERT_TRUE(
+      dicomdir.createNewDicomDir(DicomDirInterface::AP_GeneralPurpose, index.c_str()).good());
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(dicomdir.addDicomFile(id.c_str(), dir.path().c_str()).good()) << id;
+  }
+  ASSERT_TRUE(dicomdir.writeDicomDir().good());
+
+  // The DICOMDIR alone brings in every file it lists.
+  const ScanResult fromIndex = scanDicom({index});
+  ASSERT_EQ(fromIndex.dicomdirs.size(), 1U);
+  EXPECT_EQ(fromIndex.dicomdirs[0].listedFiles, 5U);
+  EXPECT_TRUE(fromIndex.rejected.empty());
+  ASSERT_EQ(fromIndex.patients.size(), 1U);
+  EXPECT_EQ(fromIndex.patients[0].studies.at(0).series.at(0).instances.size(), 5U);
+
+  // Walking the folder meets both the files and the index: nothing twice.
+  const ScanResult fromFolder = scanDicom({dir.path()});
+  EXPECT_EQ(fromFolder.filesExamined, 6U);
+  EXPECT_EQ(fromFolder.patients.at(0).studies.at(0).series.at(0).instances.size(), 5U);
+  EXPECT_TRUE(fromFolder.rejected.empty());
 }

@@ -1,4 +1,5 @@
 #include "TestSupport.h"
+#include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 #include "unionscope/pipeline/dicom/DicomWriter.h"
 #include "unionscope/pipeline/dicom/PixelDecoder.h"
@@ -325,4 +326,55 @@ TEST(SeriesLoader, RealRadiographsLoadWithTheirLookupTables) {
     EXPECT_GT(sum / count, 0.02);
     EXPECT_LT(sum / count, 0.98);
   }
+}
+
+TEST(SeriesLoader, PydicomConformanceSetLosslessVariantsAgree) {
+  const fs::path files = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+  if (!fs::exists(files / "MR_small.dcm")) {
+    GTEST_SKIP() << "Debian's python3-pydicom is not installed";
+  }
+  const DecodedPixels reference = decodePixels(files / "MR_small.dcm");
+  ASSERT_EQ(reference.columns, 64);
+  for (const char* variant :
+       {"MR_small_RLE.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm", "MR_small_implicit.dcm",
+        "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"}) {
+    SCOPED_TRACE(variant);
+    const DecodedPixels decoded = decodePixels(files / variant);
+    EXPECT_EQ(decoded.values, reference.values);
+  }
+  // The same for a multi-frame dose grid in RLE and big endian.
+  const DecodedPixels dose = decodePixels(files / "rtdose.dcm");
+  EXPECT_EQ(decodePixels(files / "rtdose_rle.dcm").values, dose.values);
+  EXPECT_EQ(decodePixels(files / "rtdose_expb.dcm").values, dose.values);
+}
+
+TEST(SeriesLoader, EveryPydicomFileDecodesOrFailsWithAReason) {
+  const fs::path files = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+  if (!fs::exists(files)) {
+    GTEST_SKIP() << "Debian's python3-pydicom is not installed";
+  }
+  const ScanResult scan = scanDicom({files});
+  std::size_t decoded = 0;
+  std::size_t failed = 0;
+  for (const PatientGroup& patient : scan.patients) {
+    for (const StudyGroup& study : patient.studies) {
+      for (const SeriesGroup& series : study.series) {
+        for (const DicomFileHeader& instance : series.instances) {
+          try {
+            const DecodedPixels pixels = decodePixels(instance.path);
+            EXPECT_EQ(pixels.values.size(),
+                      static_cast<std::size_t>(pixels.rows) * pixels.columns * pixels.frames);
+            ++decoded;
+          } catch (const DicomError& error) {
+            // The reason names the file.
+            EXPECT_NE(std::string(error.what()).find(instance.path.filename().string()),
+                      std::string::npos);
+            ++failed;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(decoded, 40U);
+  EXPECT_LT(failed, decoded);
 }

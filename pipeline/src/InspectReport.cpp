@@ -165,11 +165,13 @@ nlohmann::json inspectJson(const dicom::ScanResult& scan, const InspectOptions& 
   for (const dicom::RejectedFile& file : scan.rejected) {
     rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
   }
-  return {{"files_examined", scan.filesExamined},
-          {"files_used", fileCount},
-          {"series_count", seriesCount},
-          {"patients", patients},
-          {"rejected", rejected}};
+  nlohmann::json dicomdirs = nlohmann::json::array();
+  for (const dicom::DicomdirIndex& index : scan.dicomdirs) {
+    dicomdirs.push_back({{"path", index.path.string()}, {"listed_files", index.listedFiles}});
+  }
+  return {
+      {"files_examined", scan.filesExamined}, {"dicomdirs", dicomdirs}, {"files_used", fileCount},
+      {"series_count", seriesCount},          {"patients", patients},   {"rejected", rejected}};
 }
 
 std::string inspectTable(const dicom::ScanResult& scan, const InspectOptions& options) {
@@ -193,6 +195,10 @@ std::string inspectTable(const dicom::ScanResult& scan, const InspectOptions& op
         used += s.instances.size();
       }
     }
+  }
+  for (const dicom::DicomdirIndex& index : scan.dicomdirs) {
+    out += fmt::format("DICOMDIR {} lists {} files (read with the others)\n", index.path.string(),
+                       index.listedFiles);
   }
   out += fmt::format("{} files examined, {} used, {} rejected\n", scan.filesExamined, used,
                      scan.rejected.size());

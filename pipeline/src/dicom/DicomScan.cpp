@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <fmt/format.h>
@@ -109,6 +110,63 @@ std::string checkNativePixelLength(DcmDataset& dataset, const DicomFileHeader& h
   return {};
 }
 
+bool isDicomdir(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::array<char, 512> head{};
+  stream.read(head.data(), head.size());
+  const std::string_view bytes(head.data(), static_cast<std::size_t>(stream.gcount()));
+  // The Media Storage SOP Class of a DICOMDIR sits in the file meta group.
+  return bytes.size() > 132 && bytes.substr(128, 4) == "DICM" &&
+         bytes.find(UID_MediaStorageDirectoryStorage) != std::string_view::npos;
+}
+
+/// The files a DICOMDIR lists (Referenced File ID, relative to its folder).
+std::vector<fs::path> filesListedIn(const fs::path& dicomdir, std::vector<RejectedFile>& rejected) {
+  std::vector<fs::path> files;
+  if (const StructureCheck structure = checkDicomStructure(dicomdir); !structure.ok) {
+    rejected.push_back({dicomdir, "malformed DICOMDIR: " + structure.reason});
+    return files;
+  }
+  DcmFileFormat file;
+  if (const OFCondition status = file.loadFile(OFFilename(dicomdir.c_str())); status.bad()) {
+    rejected.push_back({dicomdir, fmt::format("unreadable DICOMDIR: {}", status.text())});
+    return files;
+  }
+  DcmSequenceOfItems* records = nullptr;
+  if (file.getDataset()->findAndGetSequence(DCM_DirectoryRecordSequence, records).bad() ||
+      records == nullptr) {
+    rejected.push_back({dicomdir, "DICOMDIR without Directory Record Sequence"});
+    return files;
+  }
+  for (unsigned long i = 0; i < records->card(); ++i) {
+    OFString id;
+    if (records->getItem(i)->findAndGetOFStringArray(DCM_ReferencedFileID, id).bad() ||
+        id.empty()) {
+      continue;
+    }
+    fs::path relative;
+    std::string component;
+    for (const char c : std::string(id.c_str()) + "\\") {
+      if (c == '\\') {
+        if (!component.empty() && component != "..") {
+          relative /= component;
+        }
+        component.clear();
+      } else {
+        component.push_back(c);
+      }
+    }
+    const fs::path listed = dicomdir.parent_path() / relative;
+    std::error_code error;
+    if (fs::is_regular_file(listed, error)) {
+      files.push_back(listed.lexically_normal());
+    } else {
+      rejected.push_back({listed, "listed in DICOMDIR " + dicomdir.string() + " but missing"});
+    }
+  }
+  return files;
+}
+
 std::vector<fs::path> collectFiles(const std::vector<fs::path>& inputs,
                                    std::vector<RejectedFile>& rejected) {
   std::set<fs::path> files;
@@ -140,6 +198,21 @@ std::vector<fs::path> collectFiles(const std::vector<fs::path>& inputs,
     }
   }
   return {files.begin(), files.end()};
+}
+
+/// Replaces DICOMDIRs in `files` by the files they list (deduplicated).
+std::vector<fs::path> expandDicomdirs(const std::vector<fs::path>& files, ScanResult& result) {
+  std::set<fs::path> expanded;
+  for (const fs::path& file : files) {
+    if (!isDicomdir(file)) {
+      expanded.insert(file);
+      continue;
+    }
+    const std::vector<fs::path> listed = filesListedIn(file, result.rejected);
+    result.dicomdirs.push_back({file, listed.size()});
+    expanded.insert(listed.begin(), listed.end());
+  }
+  return {expanded.begin(), expanded.end()};
 }
 
 /// Attributes that enhanced multi-frame objects keep in functional groups:
@@ -282,7 +355,7 @@ HeaderReadResult readDicomHeader(const fs::path& path, const ScanOptions& option
   h.sopClassUid = getString(dataset, DCM_SOPClassUID);
   const std::string mediaClass = getString(meta, DCM_MediaStorageSOPClassUID);
   if (mediaClass == UID_MediaStorageDirectoryStorage) {
-    result.rejectReason = "DICOMDIR index (the files it lists are read from the folder)";
+    result.rejectReason = "DICOMDIR index, not an image";
     return result;
   }
   h.rows = getInt(dataset, DCM_Rows).value_or(0);
@@ -369,8 +442,9 @@ HeaderReadResult readDicomHeader(const fs::path& path, const ScanOptions& option
 
 ScanResult scanDicom(const std::vector<fs::path>& inputs, const ScanOptions& options) {
   ScanResult result;
-  const std::vector<fs::path> files = collectFiles(inputs, result.rejected);
-  result.filesExamined = files.size();
+  const std::vector<fs::path> found = collectFiles(inputs, result.rejected);
+  const std::vector<fs::path> files = expandDicomdirs(found, result);
+  result.filesExamined = files.size() + result.dicomdirs.size();
 
   std::vector<HeaderReadResult> headers(files.size());
   oneapi::tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t i) {

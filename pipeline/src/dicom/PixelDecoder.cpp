@@ -180,6 +180,7 @@ DecodedPixels decodePixels(const fs::path& file, const PixelDecodeLimits& limits
     throw fail("frame size smaller than Rows x Columns declare");
   }
   std::vector<std::uint8_t> buffer(frameBytes + (frameBytes & 1U));
+  const bool bigEndian = DcmXfer(ds.getOriginalXfer()).isBigEndian();
   Uint32 startFragment = 0;
   for (int f = 0; f < out.frames; ++f) {
     OFString colourModel;
@@ -208,7 +209,9 @@ DecodedPixels decodePixels(const fs::path& file, const PixelDecodeLimits& limits
         default: {
           Uint32 v = 0;
           std::memcpy(&v, buffer.data() + 4 * index, 4);
-          return v;
+          // DCMTK swaps big endian pixel data as 16-bit words (VR OW); the
+          // halves of a 32-bit value are still in big endian order.
+          return bigEndian ? (v << 16U) | (v >> 16U) : v;
         }
         }
       };

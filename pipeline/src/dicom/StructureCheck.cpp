@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cstring>
 #include <fstream>
 #include <vector>
+#include <zlib.h>
 
 namespace unionscope::dicom {
 namespace {
@@ -16,6 +18,7 @@ constexpr std::uint16_t kItem = 0xE000;
 constexpr std::uint16_t kItemDelimiter = 0xE00D;
 constexpr std::uint16_t kSequenceDelimiter = 0xE0DD;
 
+/// Reads a file, or (after inflate) a memory buffer, with bounds checks.
 class Reader {
 public:
   explicit Reader(const std::filesystem::path& path) : in_(path, std::ios::binary) {
@@ -23,33 +26,75 @@ public:
     size_ = static_cast<std::uint64_t>(std::max<std::streamoff>(0, in_.tellg()));
     in_.seekg(0);
   }
-  [[nodiscard]] bool good() const { return static_cast<bool>(in_); }
+  [[nodiscard]] bool good() const { return inMemory_ || static_cast<bool>(in_); }
   [[nodiscard]] std::uint64_t size() const { return size_; }
   [[nodiscard]] std::uint64_t position() const { return position_; }
   bool read(void* out, std::size_t n) {
     if (position_ + n > size_) {
       return false;
     }
-    in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n));
-    position_ += n;
-    return static_cast<bool>(in_);
-  }
-  bool skip(std::uint64_t n) {
-    if (position_ + n > size_) {
-      return false;
+    if (inMemory_) {
+      std::memcpy(out, memory_.data() + position_, n);
+    } else {
+      in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n));
     }
     position_ += n;
-    in_.seekg(static_cast<std::streamoff>(position_));
-    return static_cast<bool>(in_);
+    return good();
   }
+  bool skip(std::uint64_t n) { return position_ + n <= size_ && seek(position_ + n); }
   bool seek(std::uint64_t to) {
     position_ = to;
-    in_.seekg(static_cast<std::streamoff>(to));
-    return static_cast<bool>(in_);
+    if (!inMemory_) {
+      in_.clear();
+      in_.seekg(static_cast<std::streamoff>(to));
+    }
+    return good();
+  }
+  /// Replaces the rest of the file by its inflated content (deflated
+  /// transfer syntax). Refuses output beyond `maxBytes`.
+  bool inflateRest(std::uint64_t maxBytes, std::string& error) {
+    std::vector<std::uint8_t> compressed(size_ - position_);
+    if (!read(compressed.data(), compressed.size())) {
+      error = "cannot read the deflated dataset";
+      return false;
+    }
+    z_stream zs{};
+    if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+      error = "zlib initialisation failed";
+      return false;
+    }
+    zs.next_in = compressed.data();
+    zs.avail_in = static_cast<uInt>(compressed.size());
+    std::vector<std::uint8_t> out;
+    std::array<std::uint8_t, 1 << 16> chunk{};
+    int status = Z_OK;
+    while (status == Z_OK) {
+      zs.next_out = chunk.data();
+      zs.avail_out = chunk.size();
+      status = inflate(&zs, Z_NO_FLUSH);
+      out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - zs.avail_out));
+      if (out.size() > maxBytes) {
+        inflateEnd(&zs);
+        error = "deflated dataset inflates beyond the size limit";
+        return false;
+      }
+    }
+    inflateEnd(&zs);
+    if (status != Z_STREAM_END && status != Z_BUF_ERROR) {
+      error = "corrupt deflated dataset";
+      return false;
+    }
+    memory_ = std::move(out);
+    inMemory_ = true;
+    size_ = memory_.size();
+    position_ = 0;
+    return true;
   }
 
 private:
   std::ifstream in_;
+  std::vector<std::uint8_t> memory_;
+  bool inMemory_ = false;
   std::uint64_t size_ = 0;
   std::uint64_t position_ = 0;
 };
@@ -57,6 +102,7 @@ private:
 struct Encoding {
   bool explicitVr = true;
   bool bigEndian = false;
+  bool deflated = false;
 };
 
 std::uint16_t u16(const unsigned char* b, bool bigEndian) {
@@ -140,6 +186,7 @@ Encoding readMeta(Reader& reader) {
   }
   encoding.explicitVr = transferSyntax != "1.2.840.10008.1.2";
   encoding.bigEndian = transferSyntax == "1.2.840.10008.1.2.2";
+  encoding.deflated = transferSyntax == "1.2.840.10008.1.2.1.99";
   return encoding;
 }
 
@@ -152,6 +199,12 @@ StructureCheck checkDicomStructure(const std::filesystem::path& path,
     return {false, "cannot open file"};
   }
   const Encoding datasetEncoding = readMeta(reader);
+  if (datasetEncoding.deflated) {
+    std::string error;
+    if (!reader.inflateRest(limits.maxInflatedBytes, error)) {
+      return {false, error};
+    }
+  }
   std::vector<Container> stack;
   int sequenceDepth = 0;
   const auto fail = [&](std::string reason) { return StructureCheck{false, std::move(reason)}; };

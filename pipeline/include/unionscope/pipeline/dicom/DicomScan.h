@@ -91,10 +91,17 @@ struct PatientGroup {
   std::vector<StudyGroup> studies;
 };
 
+/// A DICOMDIR met on the way: its listed files join the scan.
+struct DicomdirIndex {
+  std::filesystem::path path;
+  std::size_t listedFiles = 0;
+};
+
 struct ScanResult {
-  std::size_t filesExamined = 0;
+  std::size_t filesExamined = 0; ///< every file read: images, indexes and rejects
   std::vector<PatientGroup> patients;
   std::vector<RejectedFile> rejected;
+  std::vector<DicomdirIndex> dicomdirs;
 };
 
 struct ScanOptions {

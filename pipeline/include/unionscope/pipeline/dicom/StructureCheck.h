@@ -11,8 +11,9 @@
 namespace unionscope::dicom {
 
 struct StructureLimits {
-  int maxSequenceDepth = 64;              ///< real objects nest a handful deep
-  std::uint64_t maxElements = 20'000'000; ///< bounds the walk's time
+  int maxSequenceDepth = 64;                                ///< real objects nest a handful deep
+  std::uint64_t maxElements = 20'000'000;                   ///< bounds the walk's time
+  std::uint64_t maxInflatedBytes = std::uint64_t{1} << 30U; ///< deflate bombs stop here
 };
 
 struct StructureCheck {
