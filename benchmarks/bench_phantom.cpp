@@ -24,5 +24,3 @@ BENCHMARK(BM_RenderVisitCt)
                    {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-
-BENCHMARK_MAIN();

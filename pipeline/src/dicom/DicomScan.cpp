@@ -74,15 +74,6 @@ std::optional<std::array<double, N>> getDoubles(DcmItem& item, const DcmTagKey& 
   return values;
 }
 
-bool hasDicmPreamble(const fs::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  char bytes[132] = {};
-  if (!stream.read(bytes, sizeof bytes)) {
-    return false;
-  }
-  return std::string_view(bytes + 128, 4) == "DICM";
-}
-
 /// Checks that uncompressed pixel data holds at least what Rows x Columns x
 /// Frames x BitsAllocated declare; encapsulated data is checked when decoded.
 std::string checkNativePixelLength(DcmDataset& dataset, const DicomFileHeader& header) {
@@ -108,16 +99,6 @@ std::string checkNativePixelLength(DcmDataset& dataset, const DicomFileHeader& h
                        header.columns, header.rows, header.frames, bitsAllocated, expected);
   }
   return {};
-}
-
-bool isDicomdir(const fs::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  std::array<char, 512> head{};
-  stream.read(head.data(), head.size());
-  const std::string_view bytes(head.data(), static_cast<std::size_t>(stream.gcount()));
-  // The Media Storage SOP Class of a DICOMDIR sits in the file meta group.
-  return bytes.size() > 132 && bytes.substr(128, 4) == "DICM" &&
-         bytes.find(UID_MediaStorageDirectoryStorage) != std::string_view::npos;
 }
 
 /// The files a DICOMDIR lists (Referenced File ID, relative to its folder).
@@ -198,21 +179,6 @@ std::vector<fs::path> collectFiles(const std::vector<fs::path>& inputs,
     }
   }
   return {files.begin(), files.end()};
-}
-
-/// Replaces DICOMDIRs in `files` by the files they list (deduplicated).
-std::vector<fs::path> expandDicomdirs(const std::vector<fs::path>& files, ScanResult& result) {
-  std::set<fs::path> expanded;
-  for (const fs::path& file : files) {
-    if (!isDicomdir(file)) {
-      expanded.insert(file);
-      continue;
-    }
-    const std::vector<fs::path> listed = filesListedIn(file, result.rejected);
-    result.dicomdirs.push_back({file, listed.size()});
-    expanded.insert(listed.begin(), listed.end());
-  }
-  return {expanded.begin(), expanded.end()};
 }
 
 /// Attributes that enhanced multi-frame objects keep in functional groups:
@@ -335,9 +301,15 @@ HeaderReadResult readDicomHeader(const fs::path& path, const ScanOptions& option
         fmt::format("file of {} bytes exceeds the {} byte limit", size, options.maxFileBytes);
     return result;
   }
-  const bool preamble = hasDicmPreamble(path);
-  if (const StructureCheck structure = checkDicomStructure(path); !structure.ok) {
+  const StructureCheck structure = checkDicomStructure(path);
+  const bool preamble = structure.preamble;
+  if (!structure.ok) {
     result.rejectReason = preamble ? "malformed DICOM: " + structure.reason : "not a DICOM file";
+    return result;
+  }
+  if (structure.mediaStorageSopClassUid == UID_MediaStorageDirectoryStorage) {
+    result.isDicomdir = true;
+    result.rejectReason = "DICOMDIR index, not an image";
     return result;
   }
   DcmFileFormat file;
@@ -442,14 +414,38 @@ HeaderReadResult readDicomHeader(const fs::path& path, const ScanOptions& option
 
 ScanResult scanDicom(const std::vector<fs::path>& inputs, const ScanOptions& options) {
   ScanResult result;
-  const std::vector<fs::path> found = collectFiles(inputs, result.rejected);
-  const std::vector<fs::path> files = expandDicomdirs(found, result);
-  result.filesExamined = files.size() + result.dicomdirs.size();
-
+  std::vector<fs::path> files = collectFiles(inputs, result.rejected);
   std::vector<HeaderReadResult> headers(files.size());
   oneapi::tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t i) {
     headers[i] = readDicomHeader(files[i], options);
   });
+  // DICOMDIRs bring in the files they list that the walk did not meet.
+  const std::set<fs::path> seen(files.begin(), files.end());
+  std::set<fs::path> listed;
+  std::vector<std::size_t> indexes;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (headers[i].isDicomdir) {
+      indexes.push_back(i);
+      const std::vector<fs::path> referenced = filesListedIn(files[i], result.rejected);
+      result.dicomdirs.push_back({files[i], referenced.size()});
+      for (const fs::path& file : referenced) {
+        if (seen.count(file) == 0) {
+          listed.insert(file);
+        }
+      }
+    }
+  }
+  for (auto it = indexes.rbegin(); it != indexes.rend(); ++it) {
+    files.erase(files.begin() + static_cast<std::ptrdiff_t>(*it));
+    headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(*it));
+  }
+  const std::size_t walked = files.size();
+  files.insert(files.end(), listed.begin(), listed.end());
+  headers.resize(files.size());
+  oneapi::tbb::parallel_for(walked, files.size(), [&](std::size_t i) {
+    headers[i] = readDicomHeader(files[i], options);
+  });
+  result.filesExamined = files.size() + result.dicomdirs.size();
 
   // std::map keeps the grouping independent of thread scheduling.
   std::map<std::string, std::map<std::string, std::map<std::string, SeriesGroup>>> tree;

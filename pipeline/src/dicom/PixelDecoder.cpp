@@ -119,6 +119,23 @@ DecodedPixels decodePixels(const fs::path& file, const PixelDecodeLimits& limits
   const int bitsStored = getInt(ds, DCM_BitsStored, bitsAllocated);
   const bool isSigned = getInt(ds, DCM_PixelRepresentation, 0) == 1;
   out.transferSyntaxUid = DcmXfer(ds.getOriginalXfer()).getXferID();
+  Float64 rescale = 0;
+  if (ds.findAndGetFloat64(DCM_RescaleSlope, rescale).good() && rescale != 0.0) {
+    out.rescaleSlope = rescale;
+  }
+  if (ds.findAndGetFloat64(DCM_RescaleIntercept, rescale).good()) {
+    out.rescaleIntercept = rescale;
+  }
+  if (ds.tagExists(DCM_PixelPaddingValue)) {
+    // US or SS by Pixel Representation: read as signed when it is.
+    Sint16 signedPadding = 0;
+    Uint16 unsignedPadding = 0;
+    if (isSigned && ds.findAndGetSint16(DCM_PixelPaddingValue, signedPadding).good()) {
+      out.pixelPaddingValue = signedPadding;
+    } else if (ds.findAndGetUint16(DCM_PixelPaddingValue, unsignedPadding).good()) {
+      out.pixelPaddingValue = isSigned ? static_cast<Sint16>(unsignedPadding) : unsignedPadding;
+    }
+  }
   const auto fail = [&](const std::string& reason) {
     return DicomError(fmt::format("{}: {}", file.string(), reason));
   };

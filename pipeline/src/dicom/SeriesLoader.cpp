@@ -236,14 +236,9 @@ std::vector<std::vector<std::int16_t>> decodeSlicesToHu(const CtVolumePlan& plan
       throw DicomError(fmt::format("{}: decoded size {}x{} differs from the header", file.string(),
                                    decoded.columns, decoded.rows));
     }
-    const HeaderReadResult header = readDicomHeader(file);
-    const double slope = header.header ? header.header->rescaleSlope : plan.rescaleSlope;
-    const double intercept =
-        header.header ? header.header->rescaleIntercept : plan.rescaleIntercept;
-    std::optional<int> padding;
-    if (header.header) {
-      padding = header.header->pixelPaddingValue;
-    }
+    const double slope = decoded.rescaleSlope;
+    const double intercept = decoded.rescaleIntercept;
+    const std::optional<std::int32_t> padding = decoded.pixelPaddingValue;
     for (std::size_t s : sliceIndices) {
       const std::int32_t* stored = decoded.frame(plan.slices[s].frame);
       std::vector<std::int16_t>& out = slices[s];

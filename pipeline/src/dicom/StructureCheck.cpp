@@ -18,7 +18,8 @@ constexpr std::uint16_t kItem = 0xE000;
 constexpr std::uint16_t kItemDelimiter = 0xE00D;
 constexpr std::uint16_t kSequenceDelimiter = 0xE0DD;
 
-/// Reads a file, or (after inflate) a memory buffer, with bounds checks.
+/// Reads a file through a small window (values are skipped, never read), or
+/// after inflate a memory buffer, with bounds checks.
 class Reader {
 public:
   explicit Reader(const std::filesystem::path& path) : in_(path, std::ios::binary) {
@@ -33,21 +34,20 @@ public:
     if (position_ + n > size_) {
       return false;
     }
-    if (inMemory_) {
-      std::memcpy(out, memory_.data() + position_, n);
-    } else {
-      in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n));
+    if (!inMemory_ && (position_ < windowStart_ || position_ + n > windowStart_ + window_.size())) {
+      if (!fill(n)) {
+        return false;
+      }
     }
+    const std::uint8_t* source =
+        inMemory_ ? memory_.data() + position_ : window_.data() + (position_ - windowStart_);
+    std::memcpy(out, source, n);
     position_ += n;
-    return good();
+    return true;
   }
   bool skip(std::uint64_t n) { return position_ + n <= size_ && seek(position_ + n); }
   bool seek(std::uint64_t to) {
     position_ = to;
-    if (!inMemory_) {
-      in_.clear();
-      in_.seekg(static_cast<std::streamoff>(to));
-    }
     return good();
   }
   /// Replaces the rest of the file by its inflated content (deflated
@@ -92,7 +92,23 @@ public:
   }
 
 private:
+  bool fill(std::size_t atLeast) {
+    constexpr std::size_t kWindow = 64 * 1024;
+    const std::uint64_t length =
+        std::min<std::uint64_t>(std::max(kWindow, atLeast), size_ - position_);
+    window_.resize(length);
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(position_));
+    if (!in_.read(reinterpret_cast<char*>(window_.data()), static_cast<std::streamsize>(length))) {
+      return false;
+    }
+    windowStart_ = position_;
+    return true;
+  }
+
   std::ifstream in_;
+  std::vector<std::uint8_t> window_;
+  std::uint64_t windowStart_ = 0;
   std::vector<std::uint8_t> memory_;
   bool inMemory_ = false;
   std::uint64_t size_ = 0;
@@ -140,7 +156,7 @@ struct Container {
 
 /// Reads the file meta group (always explicit VR little endian) and returns
 /// the dataset's encoding, positioned at the first dataset element.
-Encoding readMeta(Reader& reader) {
+Encoding readMeta(Reader& reader, StructureCheck& check) {
   Encoding encoding;
   std::array<unsigned char, 132> preamble{};
   if (!reader.read(preamble.data(), preamble.size()) ||
@@ -154,6 +170,7 @@ Encoding readMeta(Reader& reader) {
     reader.seek(0);
     return encoding;
   }
+  check.preamble = true;
   std::string transferSyntax;
   while (true) {
     const std::uint64_t start = reader.position();
@@ -171,18 +188,22 @@ Encoding readMeta(Reader& reader) {
       }
       length = u32(longLength.data(), false);
     }
-    if (u16(header.data() + 2, false) == 0x0010 && length < 256) {
+    const std::uint16_t element = u16(header.data() + 2, false);
+    if ((element == 0x0010 || element == 0x0002) && length < 256) {
       std::string value(length, '\0');
       if (!reader.read(value.data(), length)) {
         break;
       }
-      transferSyntax = value.c_str(); // drops the padding NUL
+      (element == 0x0010 ? transferSyntax : check.mediaStorageSopClassUid) =
+          value.c_str(); // drops padding NUL
     } else if (length == kUndefinedLength || !reader.skip(length)) {
       break;
     }
   }
-  while (!transferSyntax.empty() && transferSyntax.back() == ' ') {
-    transferSyntax.pop_back();
+  for (std::string* uid : {&transferSyntax, &check.mediaStorageSopClassUid}) {
+    while (!uid->empty() && uid->back() == ' ') {
+      uid->pop_back();
+    }
   }
   encoding.explicitVr = transferSyntax != "1.2.840.10008.1.2";
   encoding.bigEndian = transferSyntax == "1.2.840.10008.1.2.2";
@@ -196,18 +217,28 @@ StructureCheck checkDicomStructure(const std::filesystem::path& path,
                                    const StructureLimits& limits) {
   Reader reader(path);
   if (!reader.good()) {
-    return {false, "cannot open file"};
+    StructureCheck unreadable;
+    unreadable.ok = false;
+    unreadable.reason = "cannot open file";
+    return unreadable;
   }
-  const Encoding datasetEncoding = readMeta(reader);
+  StructureCheck check;
+  const Encoding datasetEncoding = readMeta(reader, check);
   if (datasetEncoding.deflated) {
     std::string error;
     if (!reader.inflateRest(limits.maxInflatedBytes, error)) {
-      return {false, error};
+      check.ok = false;
+      check.reason = error;
+      return check;
     }
   }
   std::vector<Container> stack;
   int sequenceDepth = 0;
-  const auto fail = [&](std::string reason) { return StructureCheck{false, std::move(reason)}; };
+  const auto fail = [&](std::string reason) {
+    check.ok = false;
+    check.reason = std::move(reason);
+    return check;
+  };
 
   for (std::uint64_t elements = 0; elements < limits.maxElements; ++elements) {
     // Close the defined-length containers that end here.
@@ -218,14 +249,14 @@ StructureCheck checkDicomStructure(const std::filesystem::path& path,
     const Encoding encoding = stack.empty() ? datasetEncoding : stack.back().encoding;
     std::array<unsigned char, 8> header{};
     if (!reader.read(header.data(), 4)) {
-      return {}; // end of file (a truncated tail is DCMTK's to report)
+      return check; // end of file (a truncated tail is DCMTK's to report)
     }
     const std::uint16_t group = u16(header.data(), encoding.bigEndian);
     const std::uint16_t element = u16(header.data() + 2, encoding.bigEndian);
     if (group == kItemGroup) {
       // Items and delimiters always have a 4-byte length and no VR.
       if (!reader.read(header.data() + 4, 4)) {
-        return {};
+        return check;
       }
       const std::uint32_t length = u32(header.data() + 4, encoding.bigEndian);
       if (element == kItem) {
@@ -262,13 +293,13 @@ StructureCheck checkDicomStructure(const std::filesystem::path& path,
     bool unknownVr = false;
     if (encoding.explicitVr) {
       if (!reader.read(header.data() + 4, 4)) {
-        return {};
+        return check;
       }
       const char vr[2] = {static_cast<char>(header[4]), static_cast<char>(header[5])};
       if (hasLongLength(vr)) {
         std::array<unsigned char, 4> longLength{};
         if (!reader.read(longLength.data(), 4)) {
-          return {};
+          return check;
         }
         length = u32(longLength.data(), encoding.bigEndian);
       } else {
@@ -278,7 +309,7 @@ StructureCheck checkDicomStructure(const std::filesystem::path& path,
       sequence = (vr[0] == 'S' && vr[1] == 'Q') || (unknownVr && length == kUndefinedLength);
     } else {
       if (!reader.read(header.data() + 4, 4)) {
-        return {};
+        return check;
       }
       length = u32(header.data() + 4, encoding.bigEndian);
       sequence = length == kUndefinedLength || DcmTag(group, element).getEVR() == EVR_SQ;

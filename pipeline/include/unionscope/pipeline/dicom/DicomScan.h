@@ -113,6 +113,7 @@ struct ScanOptions {
 struct HeaderReadResult {
   std::optional<DicomFileHeader> header;
   std::string rejectReason;
+  bool isDicomdir = false; ///< an index: its listed files are what counts
 };
 HeaderReadResult readDicomHeader(const std::filesystem::path& path,
                                  const ScanOptions& options = {});

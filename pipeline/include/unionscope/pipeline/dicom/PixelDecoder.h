@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct DecodedPixels {
   /// and masked to Bits Stored.
   std::vector<std::int32_t> values;
   bool convertedFromColour = false;
+  /// Modality rescale of this file (1 and 0 when absent) and its padding value.
+  double rescaleSlope = 1.0;
+  double rescaleIntercept = 0.0;
+  std::optional<std::int32_t> pixelPaddingValue;
 
   [[nodiscard]] const std::int32_t* frame(int index) const {
     return values.data() + static_cast<std::size_t>(index) * rows * columns;

@@ -18,7 +18,9 @@ struct StructureLimits {
 
 struct StructureCheck {
   bool ok = true;
-  std::string reason; ///< why the file must not be parsed, when !ok
+  std::string reason;                  ///< why the file must not be parsed, when !ok
+  bool preamble = false;               ///< "DICM" at byte 128 (a Part 10 file)
+  std::string mediaStorageSopClassUid; ///< from the file meta group, when present
 };
 
 StructureCheck checkDicomStructure(const std::filesystem::path& path,
