@@ -4,6 +4,7 @@
 // replayed with deterministic mutations by the regular test suite.
 
 #include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/dicom/DicomLibrary.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 #include "unionscope/pipeline/dicom/PixelDecoder.h"
 
@@ -24,7 +25,10 @@ std::filesystem::path scratchFile() {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const std::filesystem::path file = scratchFile();
+  static const std::filesystem::path file = [] {
+    unionscope::dicom::configureDicomLogging(false);
+    return scratchFile();
+  }();
   {
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));

@@ -1,0 +1,128 @@
+#pragma once
+// CT union analysis: from one HU volume (patient geometry, laterality) to the
+// per-cortex modified-RUST categories, the bridged share of each cortex's
+// circumference, callus measures and a structural surrogate. Images in,
+// measurements out: no files, no DICOM.
+//
+// Method, in one paragraph. The shaft axis is fitted to the centroids of the
+// largest bone cross-section of every axial slice. The volume is resampled on
+// a polar grid around that axis (s along the shaft, theta around it, r out from
+// it), where the tibia is told apart from the fibula by 3D connectivity and
+// distance from the axis. The fracture is the surface where cortical density
+// dips, fitted as a plane through the dips of all angles (robust to screw
+// holes). A cortex's angle bin is bridged when mineralised tissue connects the
+// proximal and the distal fragment through the fracture zone in 3D; the
+// bridged fraction is the share of bridged bins in the cortex's 90-degree arc.
+// Callus is mineralised tissue outside the original cortex, which is
+// interpolated from the intact shaft on both sides of the fracture.
+
+#include "unionscope/filters/ImageTypes.h"
+#include "unionscope/filters/Scores.h"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace unionscope {
+
+enum class Laterality { Right, Left, Unknown };
+
+/// Every threshold of the CT analysis, with its default and its source.
+struct CtAnalysisParameters {
+  /// Metal: implants are above 2500 HU, bone below 2000 (DESIGN.md typical values).
+  double metalThresholdHu = 2500;
+  /// Around metal, blooming and the worst streaks: excluded from every
+  /// measurement. 2.5 mm covers the partial-volume bloom of a 0.3-0.8 mm
+  /// reconstruction kernel with margin.
+  double metalMarginMm = 2.5;
+  /// Bone and mineralised callus: woven callus starts near 300 HU, marrow and
+  /// soft tissue stay below 100 HU (DESIGN.md typical values).
+  double boneThresholdHu = 250;
+  /// Cortical bone for finding the shaft: cortex is 1200-2000 HU (DESIGN.md);
+  /// 700 HU stays above soft tissue lifted by metal streaks and most callus.
+  double corticalThresholdHu = 700;
+  /// Tissue that counts for bridging: above soft tissue lifted by streak
+  /// artefacts (up to ~250 HU), below early bridging callus (~400-600 HU).
+  double bridgingThresholdHu = 350;
+  /// Bridging tissue must also keep this share of the density at both ends of
+  /// its path across the fracture zone: partial volume lets a 2 mm cleft
+  /// between dense bone keep about a third of it, real bridging callus keeps
+  /// nearly all of it.
+  double bridgingRelativeDensity = 0.6;
+  /// A cortex counts as bridged when this share of its arc bridges
+  /// (DESIGN.md CT default, UnionRuleParameters::ctBridgedFractionThreshold).
+  double bridgedFractionThreshold = 0.25;
+  /// Remodelled (category 4): the cortex across the fracture regains this
+  /// share of the intact cortex's density, so that no line remains.
+  double remodelledDensityRatio = 0.7;
+  /// Callus present (category 2 rather than 1): at least this much tissue
+  /// clearly denser than the intact shaft at the same place (more than half a
+  /// millimetre from where its cortex was) in the cortex's arc near the
+  /// fracture...
+  double callusPresentMm3 = 40;
+  /// ... or this much callus in all, thin callus hugging the cortex included
+  /// (a quarter millimetre on average over the arc and the zone).
+  double callusPresentTotalMm3 = 250;
+  /// Callus must be this much denser than the intact shaft at the same place
+  /// (its 90th percentile there): above CT noise and the staircase of thick
+  /// slices at the cortex's edge.
+  double callusExcessHu = 100;
+  /// Callus is counted within this distance of the fracture plane.
+  double callusZoneHalfLengthMm = 25;
+  /// Angular resolution of the bridging map.
+  double angularBinDeg = 5;
+  /// A user hint: a point on the fracture in patient coordinates (LPS, mm).
+  std::optional<std::array<double, 3>> fractureHint;
+};
+
+struct CtCortexResult {
+  CortexScore score;
+  double callusVolumeMm3 = 0;
+  int assessedBins = 0;
+  int bridgedBins = 0;
+};
+
+/// The unrolled cortex: rows along the shaft (distal to proximal), columns
+/// around it (angle bins), the peak tibial density of each ray. Used for the
+/// picture that shows the reader why.
+struct UnrolledCortexMap {
+  int rows = 0;
+  int columns = 0;
+  double rowSpacingMm = 0;
+  double firstRowMm = 0;                      ///< along the axis, relative to the fracture centre
+  std::vector<float> peakHu;                  ///< rows x columns
+  std::vector<double> fractureRow;            ///< per column: fracture line (fractional row)
+  std::vector<signed char> bridgedColumns;    ///< per column: 1 bridged, 0 not, -1 not assessable
+  std::array<double, 4> sectorCentreColumn{}; ///< indexed by Cortex
+};
+
+struct CtAnalysisResult {
+  bool fractureFound = false;
+  double fractureConfidence = 0;          ///< 0..1: share of angle bins with a clear dip
+  std::array<double, 3> fractureCentre{}; ///< LPS mm
+  std::array<double, 3> fractureNormal{};
+  std::array<double, 3> shaftAxis{}; ///< unit, toward the head
+  double gapWidthMm = 0;
+  std::array<CtCortexResult, 4> cortices; ///< indexed by Cortex
+  double callusVolumeMm3 = 0;
+  double callusMeanHu = 0;
+  /// Sum of HU x mm3 over the callus, divided by 1000: an uncalibrated mineral
+  /// content (no phantom calibration in the scan).
+  double callusMineralContentUncalibrated = 0;
+  /// Minimum density-weighted polar moment across the fracture zone, relative
+  /// to the intact shaft (CT-based virtual torsion test surrogate).
+  double torsionalRigidityRatio = 0;
+  bool metalPresent = false;
+  UnionScores scores;
+  std::vector<std::string> notes;
+  UnrolledCortexMap map;
+
+  [[nodiscard]] CortexScores cortexScores() const;
+};
+
+/// Throws std::runtime_error when the volume shows no long bone to analyse.
+CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
+                                const CtAnalysisParameters& parameters = {});
+
+} // namespace unionscope
