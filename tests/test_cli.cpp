@@ -64,7 +64,7 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 
 TEST(Cli, CommandsNotBuiltYetSaySoAndExitWithTwo) {
   for (const char* command :
-       {"analyze in --out out", "batch archive --out out", "view dir", "cohort a --out b"}) {
+       {"batch archive --out out", "view dir", "cohort a --out b", "agreement a b"}) {
     const CommandResult r = runUnionscope(command);
     EXPECT_EQ(r.exitCode, 2) << command;
     EXPECT_NE(r.output.find("not built yet"), std::string::npos) << r.output;
@@ -124,4 +124,70 @@ TEST(Cli, InspectReportsMissingPaths) {
   EXPECT_EQ(r.exitCode, 1);
   const auto json = nlohmann::json::parse(r.output);
   ASSERT_EQ(json["rejected"].size(), 1U);
+}
+
+TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
+  TempDir dir;
+  const std::string patient = (dir.path() / "patient").string();
+  ASSERT_EQ(
+      runUnionscope("phantom --size small --scenario normal --seed 4 --out " + patient).exitCode,
+      0);
+  const std::string analyze = "analyze " + patient + "/dicom --reference-date 2025-03-03 --out " +
+                              (dir.path() / "a").string();
+  const CommandResult first = runUnionscope("--threads 1 " + analyze);
+  // Radiograph series are listed as not scored yet, so the run is partial.
+  EXPECT_EQ(first.exitCode, 1) << first.output;
+  const auto report =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "a" / "report.json"));
+  EXPECT_EQ(report["schema"], "unionscope.report/1");
+  EXPECT_EQ(report["software"]["name"], "unionscope");
+  const auto truth =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "patient" / "truth.json"));
+  EXPECT_EQ(report["laterality"], truth["laterality"]);
+  ASSERT_EQ(report["timepoints"].size(), 3U);
+  for (std::size_t v = 0; v < 3; ++v) {
+    const auto& tp = report["timepoints"][v];
+    EXPECT_EQ(tp["label"], truth["timepoints"][v]["label"]);
+    EXPECT_EQ(tp["weeks"], truth["timepoints"][v]["weeks"]);
+    EXPECT_EQ(tp["study_date"], truth["timepoints"][v]["study_date"]);
+    ASSERT_EQ(tp["series"].size(), 3U);
+    int ctSeries = 0;
+    for (const auto& series : tp["series"]) {
+      EXPECT_FALSE(series["source_files"].empty());
+      if (series["modality"] == "CT") {
+        ++ctSeries;
+        EXPECT_EQ(series["status"], "ok") << series.dump();
+        EXPECT_GE(series["callus_volume_mm3"].get<double>(), 0.0);
+        EXPECT_TRUE(fs::exists(dir.path() / "a" / "images" /
+                               series["explanation_image"].get<std::string>()));
+      } else {
+        EXPECT_EQ(series["status"], "failed");
+        EXPECT_FALSE(series["error"].get<std::string>().empty());
+        EXPECT_FALSE(series["view"].is_null());
+      }
+    }
+    EXPECT_EQ(ctSeries, 1);
+    for (const char* cortex : {"anterior", "posterior", "medial", "lateral"}) {
+      const auto& c = tp["cortices"][cortex];
+      if (!c["category"].is_null()) {
+        EXPECT_GE(c["category"].get<int>(), 1);
+        EXPECT_LE(c["category"].get<int>(), 4);
+        EXPECT_EQ(c["bridged"].get<bool>(), c["category"].get<int>() >= 3);
+      }
+    }
+  }
+  // Same input, same report, byte for byte, whatever the thread count.
+  const CommandResult second = runUnionscope("--threads 2 " + analyze + "2");
+  EXPECT_EQ(second.exitCode, 1);
+  EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / "report.json"),
+            unionscope::test::readBytes(dir.path() / "a2" / "report.json"));
+}
+
+TEST(Cli, AnalyzeRefusesInputsWithoutImages) {
+  TempDir dir;
+  unionscope::test::writeText(dir.path() / "notes.txt", "nothing to see here, no DICOM at all");
+  const CommandResult r =
+      runUnionscope("analyze " + dir.path().string() + " --out " + (dir.path() / "out").string());
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.output.find("no usable DICOM"), std::string::npos) << r.output;
 }

@@ -47,8 +47,7 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   std::map<std::string, CommandRunner> runners;
-  runners["analyze"] = addPendingCommand(app, "analyze", "Analyse one patient's follow-up series",
-                                         "issues 5, 6 and 7");
+  runners["analyze"] = addAnalyzeCommand(app);
   runners["phantom"] = addPhantomCommand(app);
   runners["batch"] =
       addPendingCommand(app, "batch", "Analyse every patient in an archive", "issue 7");

@@ -1,5 +1,6 @@
 #include "unionscope/pipeline/InspectReport.h"
 
+#include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/dicom/SeriesLoader.h"
 
 #include <fmt/format.h>
@@ -26,12 +27,6 @@ std::string joinSizes(const std::vector<std::string>& sizes) {
   return text;
 }
 
-std::string isoDate(const std::string& da) {
-  if (da.size() != 8) {
-    return da;
-  }
-  return da.substr(0, 4) + "-" + da.substr(4, 2) + "-" + da.substr(6, 2);
-}
 
 } // namespace
 

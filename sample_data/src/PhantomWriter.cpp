@@ -4,6 +4,7 @@
 
 #include "PhantomInternal.h"
 #include "PhantomRandom.h"
+#include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/dicom/DicomWriter.h"
 #include "unionscope/pipeline/dicom/UidFactory.h"
 
@@ -19,38 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Days since 1970-01-01 and back (H. Hinnant's civil calendar algorithms).
-long daysFromCivil(int y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const long era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<long>(doe) - 719468;
-}
-
-std::string civilFromDays(long z) {
-  z += 719468;
-  const long era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const long y = static_cast<long>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return fmt::format("{:04d}{:02d}{:02d}", y + (m <= 2), m, d);
-}
-
 std::string addDays(const std::string& yyyymmdd, long days) {
-  const int y = std::stoi(yyyymmdd.substr(0, 4));
-  const auto m = static_cast<unsigned>(std::stoi(yyyymmdd.substr(4, 2)));
-  const auto d = static_cast<unsigned>(std::stoi(yyyymmdd.substr(6, 2)));
-  return civilFromDays(daysFromCivil(y, m, d) + days);
-}
-
-std::string isoDate(const std::string& da) {
-  return da.substr(0, 4) + "-" + da.substr(4, 2) + "-" + da.substr(6, 2);
+  return dicomDate(*daysSinceEpoch(yyyymmdd) + days);
 }
 
 std::string weeksLabel(double weeks) {

@@ -159,7 +159,12 @@ DecodedPixels decodePixels(const fs::path& file, const PixelDecodeLimits& limits
   if (ds.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
     throw fail("no Pixel Data");
   }
-  auto* pixelData = static_cast<DcmPixelData*>(element);
+  // A hostile or broken file can carry (7FE0,0010) with a VR that DCMTK does
+  // not read as pixel data.
+  auto* pixelData = dynamic_cast<DcmPixelData*>(element);
+  if (pixelData == nullptr) {
+    throw fail(fmt::format("Pixel Data has VR {}, not OB or OW", DcmVR(element->getVR()).getVRName()));
+  }
   out.values.resize(static_cast<std::size_t>(total));
   const StoredBits stored{bitsStored, isSigned};
 

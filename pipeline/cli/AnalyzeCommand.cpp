@@ -1,0 +1,55 @@
+#include "Commands.h"
+#include "unionscope/pipeline/Analyze.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace unionscope::cli {
+
+CommandRunner addAnalyzeCommand(CLI::App& app) {
+  struct Options {
+    std::vector<std::string> inputs;
+    std::string out;
+    std::string referenceDate;
+    std::string patient;
+    std::string view;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "analyze",
+      "Score union for one patient's follow-up series: writes DIR/report.json and the pictures "
+      "that explain each score");
+  command
+      ->add_option("inputs", options->inputs,
+                   "DICOM files or folders (searched recursively), DICOMDIRs")
+      ->required();
+  command->add_option("--out", options->out, "Output folder")->required();
+  command->add_option(
+      "--reference-date", options->referenceDate,
+      "Injury or treatment date (YYYY-MM-DD); weeks count from it (default: the first study)");
+  command->add_option("--patient", options->patient,
+                      "Patient ID, when the inputs hold several patients");
+  command->add_option("--view", options->view, "View of plain image inputs")
+      ->check(CLI::IsMember({"AP", "LAT"}));
+  return [options]() {
+    AnalyzeOptions analyze;
+    analyze.inputs.assign(options->inputs.begin(), options->inputs.end());
+    analyze.outputDirectory = options->out;
+    if (!options->referenceDate.empty()) {
+      analyze.referenceDate = options->referenceDate;
+    }
+    if (!options->patient.empty()) {
+      analyze.patientId = options->patient;
+    }
+    analyze.viewHint = options->view;
+    const AnalyzeOutcome outcome = analyzePatient(analyze);
+    spdlog::info("{} series analysed, {} not, {} files rejected; report: {}",
+                 outcome.seriesAnalysed, outcome.seriesFailed, outcome.filesRejected,
+                 outcome.report.string());
+    return outcome.seriesFailed > 0 || outcome.filesRejected > 0 ? kExitPartial : kExitOk;
+  };
+}
+
+} // namespace unionscope::cli

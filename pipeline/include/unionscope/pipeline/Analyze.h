@@ -1,0 +1,36 @@
+#pragma once
+// `unionscope analyze`: one patient's follow-up series in, DIR/report.json
+// (the contract of DESIGN.md, schema unionscope.report/1) and the pictures
+// that explain each score out.
+
+#include "unionscope/filters/CtUnionAnalysis.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace unionscope {
+
+struct AnalyzeOptions {
+  std::vector<std::filesystem::path> inputs;
+  std::filesystem::path outputDirectory;
+  std::optional<std::string> referenceDate; ///< YYYY-MM-DD; default: the first study
+  std::optional<std::string> patientId;     ///< which patient, when the inputs hold several
+  std::string viewHint;                     ///< "AP" or "LAT" for plain image files
+  CtAnalysisParameters ct;
+};
+
+struct AnalyzeOutcome {
+  std::filesystem::path report;
+  int seriesAnalysed = 0;
+  int seriesFailed = 0;
+  int filesRejected = 0;
+};
+
+/// Throws UsageError when the inputs cannot be read as one patient (none, or
+/// several without --patient). Series-level failures are reported inside the
+/// report, never thrown.
+AnalyzeOutcome analyzePatient(const AnalyzeOptions& options);
+
+} // namespace unionscope

@@ -1,0 +1,346 @@
+#include "unionscope/pipeline/Analyze.h"
+
+#include "unionscope/pipeline/Dates.h"
+#include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/Version.h"
+#include "unionscope/pipeline/dicom/DicomScan.h"
+#include "unionscope/pipeline/dicom/SeriesLoader.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+
+namespace unionscope {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+/// Writes through a temporary file and a rename, so a reader never sees half.
+void writeAtomically(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  const fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) {
+      throw std::runtime_error("cannot write " + temporary.string());
+    }
+  }
+  fs::rename(temporary, path);
+}
+
+double round3(double v) {
+  return std::round(v * 1000.0) / 1000.0;
+}
+
+Json vectorJson(const std::array<double, 3>& v) {
+  return Json::array({round3(v[0]), round3(v[1]), round3(v[2])});
+}
+
+Json cortexJson(const CortexScore& score) {
+  Json json = Json::object();
+  if (score.category) {
+    json["category"] = static_cast<int>(*score.category);
+    json["bridged"] = score.bridged();
+  } else {
+    json["category"] = nullptr;
+    json["not_assessable"] = score.notAssessable;
+  }
+  if (score.bridgedFraction) {
+    json["bridged_fraction"] = round3(*score.bridgedFraction);
+  }
+  return json;
+}
+
+Json corticesJson(const CortexScores& scores) {
+  Json json = Json::object();
+  for (Cortex cortex : kAllCortices) {
+    json[std::string(cortexKey(cortex))] = cortexJson(scores[static_cast<std::size_t>(cortex)]);
+  }
+  return json;
+}
+
+Laterality lateralityOf(const dicom::SeriesGroup& series) {
+  for (const dicom::DicomFileHeader& h : series.instances) {
+    if (h.laterality == "R") {
+      return Laterality::Right;
+    }
+    if (h.laterality == "L") {
+      return Laterality::Left;
+    }
+  }
+  return Laterality::Unknown;
+}
+
+/// The unrolled cortex around the fracture, coloured by density, with the
+/// fitted fracture line and a strip per angle bin: green bridged, red not,
+/// grey not assessable. Sector letters mark the cortices.
+void writeUnrolledMap(const UnrolledCortexMap& map, const fs::path& png) {
+  if (map.rows == 0 || map.columns == 0) {
+    return;
+  }
+  constexpr int kCell = 8;
+  constexpr int kStrip = 14;
+  cv::Mat grey(map.rows, map.columns, CV_8UC1);
+  for (int r = 0; r < map.rows; ++r) {
+    for (int c = 0; c < map.columns; ++c) {
+      const double hu = map.peakHu[static_cast<std::size_t>(r) * map.columns + c];
+      // Rows run proximal (top) to distal (bottom).
+      grey.at<unsigned char>(map.rows - 1 - r, c) =
+          static_cast<unsigned char>(std::clamp((hu + 200.0) / 2000.0, 0.0, 1.0) * 255.0);
+    }
+  }
+  cv::Mat coloured;
+  cv::applyColorMap(grey, coloured, cv::COLORMAP_BONE);
+  cv::Mat big;
+  cv::resize(coloured, big, cv::Size(map.columns * kCell, map.rows * 3), 0, 0, cv::INTER_NEAREST);
+  for (int c = 0; c + 1 < map.columns; ++c) {
+    const auto y = [&](int column) {
+      return static_cast<int>(
+          std::lround((map.rows - 1 - map.fractureRow[static_cast<std::size_t>(column)]) * 3));
+    };
+    cv::line(big, {c * kCell + kCell / 2, y(c)}, {(c + 1) * kCell + kCell / 2, y(c + 1)},
+             cv::Scalar(0, 200, 255), 1, cv::LINE_AA);
+  }
+  cv::Mat strip(kStrip, big.cols, CV_8UC3, cv::Scalar(40, 40, 40));
+  for (int c = 0; c < map.columns; ++c) {
+    const signed char state = map.bridgedColumns[static_cast<std::size_t>(c)];
+    const cv::Scalar colour = state > 0    ? cv::Scalar(60, 190, 60)
+                              : state == 0 ? cv::Scalar(40, 40, 210)
+                                           : cv::Scalar(128, 128, 128);
+    cv::rectangle(strip, {c * kCell, 0}, {(c + 1) * kCell - 2, kStrip - 1}, colour, cv::FILLED);
+  }
+  const char* letters[4] = {"A", "P", "M", "L"};
+  for (std::size_t s = 0; s < 4; ++s) {
+    const int x = static_cast<int>(map.sectorCentreColumn[s] * kCell);
+    cv::putText(strip, letters[s], {std::clamp(x - 4, 0, big.cols - 10), kStrip - 3},
+                cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+  }
+  cv::Mat out;
+  cv::vconcat(strip, big, out);
+  fs::create_directories(png.parent_path());
+  cv::imwrite(png.string(), out);
+}
+
+struct SeriesReport {
+  Json json;
+  bool ok = false;
+  std::optional<CortexScores> cortices; ///< CT series that produced scores
+};
+
+SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOptions& options,
+                             const fs::path& image) {
+  SeriesReport report;
+  Json& json = report.json;
+  const dicom::CtVolumePlan plan = dicom::planCtVolume(series);
+  if (!plan.ok()) {
+    json["status"] = "failed";
+    json["error"] = "no CT volume: " + plan.rejectReason;
+    return report;
+  }
+  try {
+    const CtImage::Pointer volume = dicom::loadCtVolume(plan);
+    const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), options.ct);
+    json["status"] = "ok";
+    json["error"] = nullptr;
+    json["cortices"] = corticesJson(result.cortexScores());
+    json["callus_volume_mm3"] = std::round(result.callusVolumeMm3 * 10.0) / 10.0;
+    json["callus_mean_hu"] = std::round(result.callusMeanHu * 10.0) / 10.0;
+    json["callus_mineral_content_uncalibrated"] = round3(result.callusMineralContentUncalibrated);
+    json["torsional_rigidity_ratio"] = std::isnan(result.torsionalRigidityRatio)
+                                           ? Json(nullptr)
+                                           : Json(round3(result.torsionalRigidityRatio));
+    json["fracture"] = {{"found", result.fractureFound},
+                        {"confidence", round3(result.fractureConfidence)},
+                        {"center_lps", vectorJson(result.fractureCentre)},
+                        {"normal_lps", vectorJson(result.fractureNormal)},
+                        {"gap_width_mm", round3(result.gapWidthMm)}};
+    Json notes = Json::array();
+    for (const std::string& note : plan.notes) {
+      notes.push_back(note);
+    }
+    for (const std::string& note : result.notes) {
+      notes.push_back(note);
+    }
+    json["notes"] = notes;
+    writeUnrolledMap(result.map, image);
+    json["explanation_image"] = image.filename().string();
+    report.ok = true;
+    report.cortices = result.cortexScores();
+  } catch (const std::exception& error) {
+    json["status"] = "failed";
+    json["error"] = error.what();
+  }
+  return report;
+}
+
+} // namespace
+
+AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
+  const dicom::ScanResult scan = dicom::scanDicom(options.inputs);
+  AnalyzeOutcome outcome;
+  outcome.filesRejected = static_cast<int>(scan.rejected.size());
+  for (const dicom::RejectedFile& file : scan.rejected) {
+    spdlog::warn("{}: {}", file.path.string(), file.reason);
+  }
+  if (scan.patients.empty()) {
+    throw UsageError("no usable DICOM image among the inputs");
+  }
+  const dicom::PatientGroup* patient = nullptr;
+  if (options.patientId) {
+    for (const dicom::PatientGroup& p : scan.patients) {
+      patient = p.patientId == *options.patientId ? &p : patient;
+    }
+    if (patient == nullptr) {
+      throw UsageError("no patient with the given --patient ID among the inputs");
+    }
+  } else if (scan.patients.size() > 1) {
+    throw UsageError(fmt::format("the inputs hold {} patients: choose one with --patient, or use "
+                                 "'unionscope batch'",
+                                 scan.patients.size()));
+  } else {
+    patient = &scan.patients.front();
+  }
+
+  // Visits in time; weeks since the reference date (else the first study).
+  std::vector<const dicom::StudyGroup*> studies;
+  for (const dicom::StudyGroup& study : patient->studies) {
+    studies.push_back(&study);
+  }
+  std::stable_sort(studies.begin(), studies.end(), [](const auto* a, const auto* b) {
+    return daysSinceEpoch(a->studyDate).value_or(0) < daysSinceEpoch(b->studyDate).value_or(0);
+  });
+  std::optional<long> reference;
+  if (options.referenceDate) {
+    reference = daysSinceEpoch(*options.referenceDate);
+    if (!reference) {
+      throw UsageError("--reference-date must be a date as YYYY-MM-DD");
+    }
+  } else {
+    for (const auto* study : studies) {
+      if (const auto days = daysSinceEpoch(study->studyDate)) {
+        reference = days;
+        break;
+      }
+    }
+  }
+
+  Json timepoints = Json::array();
+  std::map<std::string, int> lateralityVotes;
+  std::vector<std::pair<std::string, bool>> unionByVisit;
+  for (const dicom::StudyGroup* study : studies) {
+    const std::optional<long> days = daysSinceEpoch(study->studyDate);
+    const bool dated = days.has_value() && reference.has_value();
+    const double weeks = dated ? static_cast<double>(*days - *reference) / 7.0 : 0.0;
+    std::string label = dated ? fmt::format("W{}", std::lround(weeks)) : "W?";
+    for (const dicom::SeriesGroup& series : study->series) {
+      if (!series.instances.empty() && !series.instances.front().clinicalTrialTimePointId.empty()) {
+        label = series.instances.front().clinicalTrialTimePointId; // the trial's own label wins
+        break;
+      }
+    }
+    Json seriesJson = Json::array();
+    std::optional<CortexScores> combined;
+    for (const dicom::SeriesGroup& series : study->series) {
+      Json entry = {{"series_instance_uid", series.seriesInstanceUid},
+                    {"modality", series.modality},
+                    {"view", nullptr}};
+      SeriesReport report;
+      const Laterality laterality = lateralityOf(series);
+      if (laterality != Laterality::Unknown) {
+        ++lateralityVotes[laterality == Laterality::Right ? "R" : "L"];
+      }
+      if (series.modality == "CT") {
+        const fs::path image =
+            options.outputDirectory / "images" /
+            fmt::format("{}_series{}_unrolled_cortex.png", label, series.seriesNumber.value_or(0));
+        report = analyseCtSeries(series, options, image);
+      } else if (series.modality == "DX" || series.modality == "CR") {
+        const dicom::RadiographPlan plan = dicom::planRadiograph(series.instances.front());
+        entry["view"] = plan.view == "unknown" ? Json(nullptr) : Json(plan.view);
+        report.json = {{"status", "failed"},
+                       {"error", "radiograph scoring is not available in this version (CT only)"}};
+      } else {
+        report.json = {
+            {"status", "failed"},
+            {"error", fmt::format("modality {} is not used for union scoring",
+                                  series.modality.empty() ? "(none)" : series.modality)}};
+      }
+      for (auto& [key, value] : report.json.items()) {
+        entry[key] = value;
+      }
+      Json files = Json::array();
+      for (const dicom::DicomFileHeader& h : series.instances) {
+        files.push_back(h.path.string());
+      }
+      entry["source_files"] = files;
+      seriesJson.push_back(entry);
+      (report.ok ? outcome.seriesAnalysed : outcome.seriesFailed)++;
+      if (report.cortices && !combined) {
+        combined = report.cortices; // CT wins where a visit has both
+      }
+    }
+    Json timepoint = {{"label", label},
+                      {"weeks", dated ? Json(round3(weeks)) : Json(nullptr)},
+                      {"study_instance_uid", study->studyInstanceUid},
+                      {"study_date", isoDate(study->studyDate)},
+                      {"series", seriesJson}};
+    if (combined) {
+      const UnionScores scores = computeUnionScores(*combined);
+      timepoint["cortices"] = corticesJson(*combined);
+      timepoint["rust"] = scores.rust ? Json(*scores.rust) : Json(nullptr);
+      timepoint["mrust"] = scores.mrust ? Json(*scores.mrust) : Json(nullptr);
+      timepoint["union"] = scores.union_ ? Json(*scores.union_) : Json(nullptr);
+      timepoint["rust_at_least_10"] =
+          scores.rustAtLeastThreshold ? Json(*scores.rustAtLeastThreshold) : Json(nullptr);
+      timepoint["mrust_at_least_13"] =
+          scores.mrustAtLeastThreshold ? Json(*scores.mrustAtLeastThreshold) : Json(nullptr);
+      unionByVisit.emplace_back(label, scores.union_.value_or(false));
+    } else {
+      timepoint["cortices"] = nullptr;
+      timepoint["rust"] = nullptr;
+      timepoint["mrust"] = nullptr;
+      timepoint["union"] = nullptr;
+      unionByVisit.emplace_back(label, false);
+    }
+    timepoints.push_back(timepoint);
+  }
+  // Union: the first visit meeting the rule that no later visit contradicts.
+  Json unionTimepoint = nullptr;
+  for (std::size_t v = 0; v < unionByVisit.size(); ++v) {
+    bool holds = true;
+    for (std::size_t w = v; w < unionByVisit.size(); ++w) {
+      holds = holds && unionByVisit[w].second;
+    }
+    if (holds) {
+      unionTimepoint = unionByVisit[v].first;
+      break;
+    }
+  }
+  std::string laterality = "unknown";
+  if (lateralityVotes.size() == 1) {
+    laterality = lateralityVotes.begin()->first;
+  } else if (lateralityVotes.size() > 1) {
+    spdlog::warn("series disagree on laterality: reported as unknown");
+  }
+  const Json report = {
+      {"schema", "unionscope.report/1"},
+      {"software", {{"name", kSoftwareName}, {"version", kVersion}, {"git_commit", kGitCommit}}},
+      {"patient_id", patient->patientId},
+      {"laterality", laterality},
+      {"timepoints", timepoints},
+      {"union_timepoint", unionTimepoint}};
+  outcome.report = options.outputDirectory / "report.json";
+  writeAtomically(outcome.report, report.dump(2) + "\n");
+  return outcome;
+}
+
+} // namespace unionscope
