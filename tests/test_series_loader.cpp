@@ -378,3 +378,36 @@ TEST(SeriesLoader, EveryPydicomFileDecodesOrFailsWithAReason) {
   EXPECT_GT(decoded, 40U);
   EXPECT_LT(failed, decoded);
 }
+
+TEST(SeriesLoader, PlainImageExportsAreFoundAndReadAsRadiographs) {
+  test::TempDir dir;
+  const phantom::PatientSpec spec = phantom::makePatientSpec(
+      6, phantom::Scenario::NormalHealing, phantom::Implant::None, phantom::SizePreset::Small, {6});
+  phantom::writePatient(spec, dir.path(), /*previews=*/true);
+  const ScanResult scan = scanDicom({dir.path() / "preview"});
+  EXPECT_TRUE(scan.rejected.empty());
+  EXPECT_TRUE(scan.patients.empty());
+  ASSERT_EQ(scan.plainImages.size(), 5U); // axial, coronal, AP, lateral PNGs and the JPEG sheet
+  const PlainRadiograph radiograph =
+      loadPlainRadiograph(dir.path() / "preview" / "W06_dx_ap.png", "AP");
+  EXPECT_EQ(radiograph.plan.view, "AP");
+  EXPECT_EQ(radiograph.plan.viewSource, "command-line hint");
+  EXPECT_EQ(radiograph.plan.spacingSource, "unknown");
+  const auto size = radiograph.image->GetLargestPossibleRegion().GetSize();
+  EXPECT_GT(size[0], 100U);
+  float high = 0;
+  for (std::size_t i = 0; i < size[0] * size[1]; ++i) {
+    high = std::max(high, radiograph.image->GetBufferPointer()[i]);
+  }
+  EXPECT_GT(high, 0.5F);
+  EXPECT_THROW(loadPlainRadiograph(dir.path() / "truth.json"), DicomError);
+
+  const fs::path fracatlas = kRealData / "fracatlas";
+  if (fs::exists(fracatlas)) {
+    const ScanResult real = scanDicom({fracatlas});
+    EXPECT_GE(real.plainImages.size(), 40U);
+    for (const fs::path& file : real.plainImages) {
+      EXPECT_NO_THROW(loadPlainRadiograph(file)) << file;
+    }
+  }
+}

@@ -192,6 +192,12 @@ AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
     spdlog::warn("{}: {}", file.path.string(), file.reason);
   }
   if (scan.patients.empty()) {
+    if (!scan.plainImages.empty()) {
+      throw UsageError(fmt::format(
+          "the inputs are {} plain image file(s): radiograph scoring is not available in "
+          "this version (CT only)",
+          scan.plainImages.size()));
+    }
     throw UsageError("no usable DICOM image among the inputs");
   }
   const dicom::PatientGroup* patient = nullptr;

@@ -27,7 +27,6 @@ std::string joinSizes(const std::vector<std::string>& sizes) {
   return text;
 }
 
-
 } // namespace
 
 nlohmann::json seriesPlanJson(const dicom::SeriesGroup& series) {
@@ -195,8 +194,14 @@ std::string inspectTable(const dicom::ScanResult& scan, const InspectOptions& op
     out += fmt::format("DICOMDIR {} lists {} files (read with the others)\n", index.path.string(),
                        index.listedFiles);
   }
-  out += fmt::format("{} files examined, {} used, {} rejected\n", scan.filesExamined, used,
-                     scan.rejected.size());
+  if (!scan.plainImages.empty()) {
+    out += fmt::format(
+        "{} plain image file(s) (PNG/JPEG/TIFF): radiographs with unknown spacing, patient and "
+        "date\n",
+        scan.plainImages.size());
+  }
+  out += fmt::format("{} files examined, {} used, {} rejected\n", scan.filesExamined,
+                     used + scan.plainImages.size(), scan.rejected.size());
   for (const dicom::RejectedFile& file : scan.rejected) {
     out += fmt::format("  rejected {}: {}\n", file.path.string(), file.reason);
   }

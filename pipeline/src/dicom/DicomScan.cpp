@@ -13,6 +13,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -256,6 +257,14 @@ std::string seriesKey(const DicomFileHeader& h) {
 
 } // namespace
 
+bool isPlainImageFile(const fs::path& file) {
+  std::string extension = file.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".png" || extension == ".jpg" || extension == ".jpeg" ||
+         extension == ".tif" || extension == ".tiff";
+}
+
 bool DicomFileHeader::isLocalizer() const {
   // Image Type value 3 is LOCALIZER on CT scouts (PS3.3 C.8.2.1.1.1).
   return imageType.find("LOCALIZER") != std::string::npos;
@@ -452,7 +461,11 @@ ScanResult scanDicom(const std::vector<fs::path>& inputs, const ScanOptions& opt
   std::map<std::string, StudyGroup> studyInfo;
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (!headers[i].header) {
-      result.rejected.push_back({files[i], headers[i].rejectReason});
+      if (headers[i].rejectReason == "not a DICOM file" && isPlainImageFile(files[i])) {
+        result.plainImages.push_back(files[i]);
+      } else {
+        result.rejected.push_back({files[i], headers[i].rejectReason});
+      }
       continue;
     }
     DicomFileHeader& h = *headers[i].header;

@@ -100,7 +100,34 @@ CtVolumePlan planCtVolume(const SeriesGroup& series, const VolumeRules& rules) {
           fmt::format("{} image(s) in another orientation or size", images.size()));
     }
   }
-  const DicomFileHeader& first = *largest->second.front();
+  // Several acquisitions of the same place in one series (a repeat, a
+  // contrast phase): keep the largest acquisition, say what was left out.
+  std::vector<const DicomFileHeader*> stack = largest->second;
+  std::map<int, std::vector<const DicomFileHeader*>> byAcquisition;
+  for (const DicomFileHeader* h : stack) {
+    byAcquisition[h->acquisitionNumber.value_or(-1)].push_back(h);
+  }
+  if (byAcquisition.size() > 1) {
+    std::map<std::string, int> positions;
+    bool overlapping = false;
+    for (const DicomFileHeader* h : stack) {
+      if (h->imagePositionPatient) {
+        const auto& p = *h->imagePositionPatient;
+        overlapping =
+            overlapping || ++positions[fmt::format("{:.2f},{:.2f},{:.2f}", p[0], p[1], p[2])] > 1;
+      }
+    }
+    if (overlapping) {
+      const auto kept = std::max_element(
+          byAcquisition.begin(), byAcquisition.end(),
+          [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
+      plan.ignored.push_back(
+          fmt::format("{} image(s) of {} other acquisition(s) at the same positions",
+                      stack.size() - kept->second.size(), byAcquisition.size() - 1));
+      stack = kept->second;
+    }
+  }
+  const DicomFileHeader& first = *stack.front();
   const auto& iop = *first.imageOrientationPatient;
   plan.rowDirection = {iop[0], iop[1], iop[2]};
   plan.columnDirection = {iop[3], iop[4], iop[5]};
@@ -121,14 +148,14 @@ CtVolumePlan planCtVolume(const SeriesGroup& series, const VolumeRules& rules) {
     plan.rejectReason = "Pixel Spacing is not positive";
     return plan;
   }
-  for (const DicomFileHeader* h : largest->second) {
+  for (const DicomFileHeader* h : stack) {
     if (std::abs(h->rescaleSlope - plan.rescaleSlope) > 1e-9 ||
         std::abs(h->rescaleIntercept - plan.rescaleIntercept) > 1e-9) {
       plan.notes.push_back("rescale slope/intercept differ between slices (applied per slice)");
       break;
     }
   }
-  for (const DicomFileHeader* h : largest->second) {
+  for (const DicomFileHeader* h : stack) {
     if (h->framePositions.empty()) {
       plan.slices.push_back({h->path, 0, *h->imagePositionPatient, 0});
     } else {
@@ -508,14 +535,6 @@ RadiographImage::Pointer loadRadiograph(const RadiographPlan& plan) {
     out[i] = static_cast<float>(plan.monochrome1 ? 1.0 - v : v);
   }
   return image;
-}
-
-bool isPlainImageFile(const fs::path& file) {
-  std::string extension = file.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return extension == ".png" || extension == ".jpg" || extension == ".jpeg" ||
-         extension == ".tif" || extension == ".tiff";
 }
 
 PlainRadiograph loadPlainRadiograph(const fs::path& file, const std::string& viewHint) {

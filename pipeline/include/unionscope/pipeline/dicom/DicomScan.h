@@ -102,7 +102,13 @@ struct ScanResult {
   std::vector<PatientGroup> patients;
   std::vector<RejectedFile> rejected;
   std::vector<DicomdirIndex> dicomdirs;
+  /// PNG, JPEG or TIFF files (radiograph exports): radiographs with unknown
+  /// spacing, patient and date.
+  std::vector<std::filesystem::path> plainImages;
 };
+
+/// By extension: .png, .jpg, .jpeg, .tif, .tiff (any case).
+bool isPlainImageFile(const std::filesystem::path& file);
 
 struct ScanOptions {
   /// Files larger than this are not opened (hostile or not a radiology image).
