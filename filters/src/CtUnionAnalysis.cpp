@@ -199,8 +199,10 @@ struct ShaftAxis {
 
 /// The bone of interest is the largest bone cross-section of most axial
 /// slices; its centroids lie on the shaft axis. A robust line fit drops the
-/// slices where the fibula or a fragment end was the largest.
-ShaftAxis fitShaftAxis(const CtImage& ct, const std::vector<std::uint8_t>& metal, double boneHu) {
+/// slices where the fibula or a fragment end was the largest. Only metal
+/// itself is left out here, not its margin: a plate's margin would cut the
+/// cortex under it and pull the centroids away from the axis.
+ShaftAxis fitShaftAxis(const CtImage& ct, double metalHu, double boneHu) {
   const auto size = ct.GetLargestPossibleRegion().GetSize();
   const int nx = static_cast<int>(size[0]);
   const int ny = static_cast<int>(size[1]);
@@ -225,7 +227,7 @@ ShaftAxis fitShaftAxis(const CtImage& ct, const std::vector<std::uint8_t>& metal
     for (int j = 0; j < gy; ++j) {
       for (int i = 0; i < gx; ++i) {
         const std::size_t v = (static_cast<std::size_t>(k) * ny + j * step) * nx + i * step;
-        bone[static_cast<std::size_t>(j) * gx + i] = hu[v] >= boneHu && metal[v] == 0 ? 1 : 0;
+        bone[static_cast<std::size_t>(j) * gx + i] = hu[v] >= boneHu && hu[v] < metalHu ? 1 : 0;
       }
     }
     UnionFind sets(bone.size());
@@ -716,7 +718,8 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   CtAnalysisResult result;
   const std::vector<std::uint8_t> metal =
       metalZone(ct, parameters.metalThresholdHu, parameters.metalMarginMm, result.metalPresent);
-  const ShaftAxis axis = fitShaftAxis(ct, metal, parameters.corticalThresholdHu);
+  const ShaftAxis axis =
+      fitShaftAxis(ct, parameters.metalThresholdHu, parameters.corticalThresholdHu);
   result.shaftAxis = axis.direction;
 
   // Anatomical directions around the axis (LPS: anterior is -y; medial is +x
