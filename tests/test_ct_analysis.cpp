@@ -150,6 +150,25 @@ TEST(CtAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndSides) {
   EXPECT_LE(tally.notAssessable, tally.cortices / 10);
 }
 
+TEST(CtAnalysis, AgreesWithPhantomTruthAtClinicalResolution) {
+  // 0.55-0.7 mm in plane, 0.8-1.25 mm slices: one patient per scenario.
+  Tally tally;
+  const Scenario scenarios[] = {Scenario::NormalHealing, Scenario::DelayedUnion,
+                                Scenario::AtrophicNonunion, Scenario::HypertrophicNonunion,
+                                Scenario::PartialBridging};
+  const Implant implants[] = {Implant::Plate, Implant::None, Implant::Nail, Implant::None,
+                              Implant::Plate};
+  for (std::size_t i = 0; i < 5; ++i) {
+    evaluate(makePatientSpec(200 + i, scenarios[i], implants[i], SizePreset::Default), tally, true);
+  }
+  report(tally);
+  const int assessed = tally.cortices - tally.notAssessable;
+  EXPECT_GE(tally.planesFound, tally.visits * 9 / 10);
+  EXPECT_GE(double(tally.agree) / assessed, 0.9);
+  EXPECT_GE(double(tally.unionAgree) / tally.visits, 0.9);
+  EXPECT_LE(medianOf(tally.volumeErrors), 0.2);
+}
+
 TEST(CtAnalysis, ResultsAreIdenticalWhateverTheThreadCount) {
   const PatientSpec spec =
       makePatientSpec(7, Scenario::PartialBridging, Implant::Nail, SizePreset::Small, {12});
@@ -190,4 +209,22 @@ TEST(CtAnalysis, AVolumeWithoutBoneIsRefusedWithAReason) {
   air->Allocate();
   air->FillBuffer(-1000);
   EXPECT_THROW(analyzeCtUnion(*air, Laterality::Right), std::runtime_error);
+}
+
+TEST(CtAnalysis, AUserHintFarFromTheFoundFractureWins) {
+  const PatientSpec spec =
+      makePatientSpec(9, Scenario::DelayedUnion, Implant::None, SizePreset::Small, {12});
+  const VisitVolume visit = renderVisitCt(spec, 0);
+  const CtAnalysisResult found = analyzeCtUnion(*visit.hu, laterality(spec.laterality));
+  CtAnalysisParameters hinted;
+  hinted.fractureHint = std::array<double, 3>{found.fractureCentre[0], found.fractureCentre[1],
+                                              found.fractureCentre[2] + 20.0};
+  const CtAnalysisResult result = analyzeCtUnion(*visit.hu, laterality(spec.laterality), hinted);
+  EXPECT_GT(std::abs(result.fractureCentre[2] - found.fractureCentre[2]), 15.0);
+  ASSERT_FALSE(result.notes.empty());
+  EXPECT_NE(result.notes.back().find("hint"), std::string::npos);
+  // A hint close to what the CT shows changes nothing.
+  hinted.fractureHint = found.fractureCentre;
+  EXPECT_EQ(analyzeCtUnion(*visit.hu, laterality(spec.laterality), hinted).fractureCentre,
+            found.fractureCentre);
 }

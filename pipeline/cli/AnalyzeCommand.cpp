@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <memory>
 
 namespace unionscope::cli {
@@ -15,6 +16,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::string referenceDate;
     std::string patient;
     std::string view;
+    std::vector<double> fractureHint;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -33,6 +35,13 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
                       "Patient ID, when the inputs hold several patients");
   command->add_option("--view", options->view, "View of plain image inputs")
       ->check(CLI::IsMember({"AP", "LAT"}));
+  command
+      ->add_option(
+          "--fracture-hint", options->fractureHint,
+          "A point on the fracture, X,Y,Z in patient coordinates (LPS, mm): overrides the CT's own "
+          "fracture location when they are more than 10 mm apart")
+      ->delimiter(',')
+      ->expected(3);
   return [options]() {
     AnalyzeOptions analyze;
     analyze.inputs.assign(options->inputs.begin(), options->inputs.end());
@@ -44,6 +53,10 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       analyze.patientId = options->patient;
     }
     analyze.viewHint = options->view;
+    if (options->fractureHint.size() == 3) {
+      analyze.ct.fractureHint = std::array<double, 3>{
+          options->fractureHint[0], options->fractureHint[1], options->fractureHint[2]};
+    }
     const AnalyzeOutcome outcome = analyzePatient(analyze);
     spdlog::info("{} series analysed, {} not, {} files rejected; report: {}",
                  outcome.seriesAnalysed, outcome.seriesFailed, outcome.filesRejected,

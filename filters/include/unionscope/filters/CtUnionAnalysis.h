@@ -22,6 +22,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace unionscope {
@@ -117,6 +118,9 @@ struct CtAnalysisResult {
   UnionScores scores;
   std::vector<std::string> notes;
   UnrolledCortexMap map;
+  /// Wall time of each stage, for benchmarks (never written to reports: it
+  /// varies from run to run).
+  std::vector<std::pair<std::string, double>> stageMilliseconds;
 
   [[nodiscard]] CortexScores cortexScores() const;
 };
