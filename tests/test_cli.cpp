@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <set>
@@ -176,6 +177,18 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
       }
     }
   }
+  // The tidy table: one row per visit x series x cortex, plus the header.
+  const std::string csv = unionscope::test::readBytes(dir.path() / "a" / "measurements.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 3 * 4);
+  EXPECT_EQ(csv.rfind("patient_id,timepoint,weeks,", 0), 0U);
+  // The audit trail names every input with its hash, and the report's hash.
+  const auto audit =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "a" / "audit.json"));
+  EXPECT_EQ(audit["schema"], "unionscope.audit/1");
+  EXPECT_EQ(audit["input_files"].size(), 3U * (64 + 2));
+  EXPECT_EQ(audit["input_files"][0]["sha256"].get<std::string>().size(), 64U);
+  EXPECT_FALSE(audit["started"].get<std::string>().empty());
+  EXPECT_EQ(audit["parameters"]["union_rule"]["min_bridged_cortices"], 3);
   // Same input, same report, byte for byte, whatever the thread count.
   const CommandResult second = runUnionscope("--threads 2 " + analyze + "2");
   EXPECT_EQ(second.exitCode, 1);

@@ -1,4 +1,5 @@
 #include "TestSupport.h"
+#include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/InspectReport.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 #include "unionscope/pipeline/dicom/DicomWriter.h"
@@ -259,4 +260,16 @@ TEST(DicomScan, DicomdirBringsInTheFilesItLists) {
   EXPECT_EQ(fromFolder.filesExamined, 6U);
   EXPECT_EQ(fromFolder.patients.at(0).studies.at(0).series.at(0).instances.size(), 5U);
   EXPECT_TRUE(fromFolder.rejected.empty());
+}
+
+TEST(Audit, Sha256MatchesTheStandardTestVector) {
+  test::TempDir dir;
+  test::writeText(dir.path() / "abc", "abc");
+  // FIPS 180-2, appendix B.1.
+  EXPECT_EQ(sha256OfFile(dir.path() / "abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_THROW(sha256OfFile(dir.path() / "missing"), std::runtime_error);
+  const std::string now = utcTimestampNow();
+  EXPECT_EQ(now.size(), 20U);
+  EXPECT_EQ(now.back(), 'Z');
 }

@@ -1,5 +1,6 @@
 #include "unionscope/pipeline/Analyze.h"
 
+#include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/Version.h"
@@ -8,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <oneapi/tbb/parallel_for.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -182,9 +184,127 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
   return report;
 }
 
+std::string csvField(const Json& value) {
+  if (value.is_null()) {
+    return "";
+  }
+  std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+  if (text.find_first_of(",\"\n") != std::string::npos) {
+    std::string quoted = "\"";
+    for (char c : text) {
+      quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    }
+    return quoted + "\"";
+  }
+  return text;
+}
+
+/// Tidy measurements: one row per visit x series x cortex, derived from the
+/// report so the two can never disagree.
+std::string measurementsCsv(const Json& report) {
+  std::string csv =
+      "patient_id,timepoint,weeks,study_date,series_instance_uid,modality,view,status,cortex,"
+      "category,bridged,bridged_fraction,not_assessable,callus_volume_mm3,error\n";
+  for (const Json& tp : report["timepoints"]) {
+    for (const Json& series : tp["series"]) {
+      for (Cortex cortex : kAllCortices) {
+        const std::string key(cortexKey(cortex));
+        const Json none = nullptr;
+        const Json& c = series.contains("cortices") ? series["cortices"][key] : none;
+        const auto field = [&](const char* name) {
+          return c.is_object() && c.contains(name) ? c[name] : none;
+        };
+        const std::vector<Json> row{
+            report["patient_id"],
+            tp["label"],
+            tp["weeks"],
+            tp["study_date"],
+            series["series_instance_uid"],
+            series["modality"],
+            series["view"],
+            series["status"],
+            key,
+            field("category"),
+            field("bridged"),
+            field("bridged_fraction"),
+            field("not_assessable"),
+            series.contains("callus_volume_mm3") ? series["callus_volume_mm3"] : none,
+            series.contains("error") ? series["error"] : none};
+        for (std::size_t i = 0; i < row.size(); ++i) {
+          csv += (i == 0 ? "" : ",") + csvField(row[i]);
+        }
+        csv += "\n";
+      }
+    }
+  }
+  return csv;
+}
+
+Json parametersJson(const CtAnalysisParameters& p) {
+  const UnionRuleParameters rule;
+  return {{"ct",
+           {{"metal_threshold_hu", p.metalThresholdHu},
+            {"metal_margin_mm", p.metalMarginMm},
+            {"bone_threshold_hu", p.boneThresholdHu},
+            {"cortical_threshold_hu", p.corticalThresholdHu},
+            {"bridging_threshold_hu", p.bridgingThresholdHu},
+            {"bridging_relative_density", p.bridgingRelativeDensity},
+            {"bridged_fraction_threshold", p.bridgedFractionThreshold},
+            {"remodelled_density_ratio", p.remodelledDensityRatio},
+            {"callus_present_mm3", p.callusPresentMm3},
+            {"callus_present_total_mm3", p.callusPresentTotalMm3},
+            {"callus_excess_hu", p.callusExcessHu},
+            {"callus_zone_half_length_mm", p.callusZoneHalfLengthMm},
+            {"angular_bin_deg", p.angularBinDeg},
+            {"fracture_hint_lps", p.fractureHint ? Json(*p.fractureHint) : Json(nullptr)}}},
+          {"union_rule",
+           {{"min_bridged_cortices", rule.minBridgedCortices},
+            {"rust_union_threshold", rule.rustUnionThreshold},
+            {"mrust_union_threshold", rule.mrustUnionThreshold}}}};
+}
+
+/// Every input file with its size and SHA-256, in path order.
+Json inputHashes(const dicom::ScanResult& scan) {
+  std::vector<fs::path> files;
+  for (const dicom::PatientGroup& patient : scan.patients) {
+    for (const dicom::StudyGroup& study : patient.studies) {
+      for (const dicom::SeriesGroup& series : study.series) {
+        for (const dicom::DicomFileHeader& h : series.instances) {
+          files.push_back(h.path);
+        }
+      }
+    }
+  }
+  for (const dicom::RejectedFile& r : scan.rejected) {
+    std::error_code error;
+    if (fs::is_regular_file(r.path, error)) {
+      files.push_back(r.path);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> hashes(files.size());
+  oneapi::tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t i) {
+    try {
+      hashes[i] = sha256OfFile(files[i]);
+    } catch (const std::exception& error) {
+      hashes[i] = std::string("unreadable: ") + error.what();
+    }
+  });
+  Json json = Json::array();
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::error_code error;
+    const auto bytes = fs::file_size(files[i], error);
+    json.push_back({{"path", files[i].string()},
+                    {"bytes", error ? Json(nullptr) : Json(bytes)},
+                    {"sha256", hashes[i]}});
+  }
+  return json;
+}
+
 } // namespace
 
 AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
+  const std::string started = utcTimestampNow();
   const dicom::ScanResult scan = dicom::scanDicom(options.inputs);
   AnalyzeOutcome outcome;
   outcome.filesRejected = static_cast<int>(scan.rejected.size());
@@ -345,7 +465,35 @@ AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
       {"timepoints", timepoints},
       {"union_timepoint", unionTimepoint}};
   outcome.report = options.outputDirectory / "report.json";
-  writeAtomically(outcome.report, report.dump(2) + "\n");
+  const std::string reportText = report.dump(2) + "\n";
+  writeAtomically(outcome.report, reportText);
+  writeAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
+
+  Json inputs = Json::array();
+  for (const fs::path& input : options.inputs) {
+    inputs.push_back(input.string());
+  }
+  Json rejected = Json::array();
+  for (const dicom::RejectedFile& file : scan.rejected) {
+    rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
+  }
+  const fs::path reportPath = outcome.report;
+  const Json audit = {
+      {"schema", "unionscope.audit/1"},
+      {"software", {{"name", kSoftwareName}, {"version", kVersion}, {"git_commit", kGitCommit}}},
+      {"started", started},
+      {"finished", utcTimestampNow()},
+      {"request",
+       {{"inputs", inputs},
+        {"out", options.outputDirectory.string()},
+        {"reference_date", options.referenceDate ? Json(*options.referenceDate) : Json(nullptr)},
+        {"patient_selected", options.patientId.has_value()},
+        {"view_hint", options.viewHint}}},
+      {"parameters", parametersJson(options.ct)},
+      {"input_files", inputHashes(scan)},
+      {"rejected_files", rejected},
+      {"report_sha256", sha256OfFile(reportPath)}};
+  writeAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
   return outcome;
 }
 
