@@ -10,7 +10,7 @@ export UNIONSCOPE_ROOT UNIONSCOPE_BUILD
 PACKAGES=(
   cmake g++ make pkg-config git ccache
   libinsighttoolkit5-dev libvtk9-dev libopencv-dev
-  libdcmtk-dev dcmtk libopenjp2-7-dev libssl-dev
+  libdcmtk-dev dcmtk libopenjp2-7-dev libssl-dev libboost-dev
   libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   xvfb xauth libgl1-mesa-dri dicom3tools python3-pydicom

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <sys/wait.h>
 
@@ -64,8 +65,7 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 }
 
 TEST(Cli, CommandsNotBuiltYetSaySoAndExitWithTwo) {
-  for (const char* command :
-       {"batch archive --out out", "view dir", "cohort a --out b", "agreement a b"}) {
+  for (const char* command : {"batch archive --out out", "view dir", "agreement a b"}) {
     const CommandResult r = runUnionscope(command);
     EXPECT_EQ(r.exitCode, 2) << command;
     EXPECT_NE(r.output.find("not built yet"), std::string::npos) << r.output;
@@ -203,4 +203,89 @@ TEST(Cli, AnalyzeRefusesInputsWithoutImages) {
       runUnionscope("analyze " + dir.path().string() + " --out " + (dir.path() / "out").string());
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_NE(r.output.find("no usable DICOM"), std::string::npos) << r.output;
+}
+
+TEST(Cli, CohortGivesUnionRatesWithExactIntervalsAndTimeToUnion) {
+  TempDir dir;
+  // Four patients: united at W12, at W24, at W12, never.
+  const char* unions[4][3] = {{"false", "true", "true"},
+                              {"false", "false", "true"},
+                              {"false", "true", "true"},
+                              {"false", "false", "false"}};
+  for (int p = 0; p < 4; ++p) {
+    std::string timepoints;
+    const char* labels[3] = {"W6", "W12", "W24"};
+    const int weeks[3] = {6, 12, 24};
+    for (int v = 0; v < 3; ++v) {
+      timepoints += std::string(v ? "," : "") + "{\"label\":\"" + labels[v] +
+                    "\",\"weeks\":" + std::to_string(weeks[v]) +
+                    ",\"series\":[],\"union\":" + unions[p][v] + "}";
+    }
+    unionscope::test::writeText(dir.path() / ("p" + std::to_string(p)) / "report.json",
+                                "{\"schema\":\"unionscope.report/1\",\"patient_id\":\"P" +
+                                    std::to_string(p) + "\",\"timepoints\":[" + timepoints + "]}");
+  }
+  unionscope::test::writeText(dir.path() / "broken" / "report.json", "{ not json");
+  const CommandResult r =
+      runUnionscope("cohort " + dir.path().string() + " --out " + (dir.path() / "out").string());
+  EXPECT_EQ(r.exitCode, 1) << r.output; // one report skipped, with its reason
+  const auto cohort =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "out" / "cohort.json"));
+  EXPECT_EQ(cohort["schema"], "unionscope.cohort/1");
+  EXPECT_EQ(cohort["patients"].size(), 4U);
+  EXPECT_EQ(cohort["skipped_reports"].size(), 1U);
+  const auto& rates = cohort["union_rates"];
+  ASSERT_EQ(rates.size(), 3U);
+  EXPECT_EQ(rates[1]["timepoint"], "W12");
+  EXPECT_EQ(rates[1]["unions"], 2);
+  EXPECT_EQ(rates[1]["patients"], 4);
+  EXPECT_NEAR(rates[1]["ci_lower"].get<double>(), 0.0676, 1e-4); // exact binomial, 2 of 4
+  EXPECT_NEAR(rates[1]["ci_upper"].get<double>(), 0.9324, 1e-4);
+  EXPECT_EQ(rates[2]["unions"], 3);
+  const auto& masses = cohort["time_to_union"]["masses"];
+  ASSERT_EQ(masses.size(), 3U);
+  EXPECT_NEAR(masses[0]["probability"].get<double>(), 0.5, 1e-4);
+  EXPECT_NEAR(masses[1]["probability"].get<double>(), 0.25, 1e-4);
+  EXPECT_TRUE(masses[2]["by_weeks"].is_null());
+  EXPECT_TRUE(fs::exists(dir.path() / "out" / "time_to_union.png"));
+  EXPECT_TRUE(fs::exists(dir.path() / "out" / "union_rates.csv"));
+}
+
+TEST(Cli, PhantomCohortUnionRatesMatchTheTruthWithinOnePatient) {
+  TempDir dir;
+  const fs::path cohortDir = dir.path() / "cohort";
+  ASSERT_EQ(runUnionscope("phantom --cohort 20 --size small --seed 3 --out " + cohortDir.string())
+                .exitCode,
+            0);
+  std::map<std::string, int> truthUnions;
+  for (int p = 1; p <= 20; ++p) {
+    char folder[32];
+    std::snprintf(folder, sizeof folder, "patient_%03d", p);
+    const CommandResult r = runUnionscope("analyze " + (cohortDir / folder / "dicom").string() +
+                                          " --reference-date 2025-03-03 --out " +
+                                          (dir.path() / "analysed" / folder).string());
+    ASSERT_LE(r.exitCode, 1) << r.output;
+    const auto truth =
+        nlohmann::json::parse(unionscope::test::readBytes(cohortDir / folder / "truth.json"));
+    for (const auto& tp : truth["timepoints"]) {
+      truthUnions[tp["label"].get<std::string>()] += tp["union"].get<bool>() ? 1 : 0;
+    }
+  }
+  ASSERT_EQ(runUnionscope("cohort " + (dir.path() / "analysed").string() + " --out " +
+                          (dir.path() / "endpoints").string())
+                .exitCode,
+            0);
+  const auto cohort =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "endpoints" / "cohort.json"));
+  ASSERT_EQ(cohort["patients"].size(), 20U);
+  ASSERT_EQ(cohort["union_rates"].size(), 3U);
+  for (const auto& rate : cohort["union_rates"]) {
+    const std::string label = rate["timepoint"].get<std::string>();
+    // A visit whose union cannot be decided (a cortex not assessable) is
+    // counted as not scored, never guessed.
+    EXPECT_EQ(rate["patients"].get<int>() + rate["not_scored"].get<int>(), 20) << label;
+    EXPECT_LE(rate["not_scored"].get<int>(), 1) << label;
+    EXPECT_LE(std::abs(rate["unions"].get<int>() - truthUnions[label]), 1)
+        << label << ": measured " << rate["unions"] << ", truth " << truthUnions[label];
+  }
 }

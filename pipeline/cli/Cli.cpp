@@ -53,8 +53,7 @@ int run(int argc, char** argv) {
       addPendingCommand(app, "batch", "Analyse every patient in an archive", "issue 7");
   runners["view"] = addPendingCommand(app, "view", "3D viewer of an analysed patient", "issue 8");
   runners["inspect"] = addInspectCommand(app);
-  runners["cohort"] =
-      addPendingCommand(app, "cohort", "Cohort endpoints from analysed patients", "issue 7");
+  runners["cohort"] = addCohortCommand(app);
   runners["agreement"] = addPendingCommand(
       app, "agreement", "Reader-vs-reader and reader-vs-algorithm agreement", "issue 8");
 
