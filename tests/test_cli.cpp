@@ -65,7 +65,7 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 }
 
 TEST(Cli, CommandsNotBuiltYetSaySoAndExitWithTwo) {
-  for (const char* command : {"batch archive --out out", "view dir", "agreement a b"}) {
+  for (const char* command : {"view dir", "agreement a b"}) {
     const CommandResult r = runUnionscope(command);
     EXPECT_EQ(r.exitCode, 2) << command;
     EXPECT_NE(r.output.find("not built yet"), std::string::npos) << r.output;
@@ -288,4 +288,38 @@ TEST(Cli, PhantomCohortUnionRatesMatchTheTruthWithinOnePatient) {
     EXPECT_LE(std::abs(rate["unions"].get<int>() - truthUnions[label]), 1)
         << label << ": measured " << rate["unions"] << ", truth " << truthUnions[label];
   }
+}
+
+TEST(Cli, BatchAnalysesEveryPatientSurvivesBadFilesAndResumes) {
+  TempDir dir;
+  const fs::path archive = dir.path() / "archive";
+  ASSERT_EQ(runUnionscope("phantom --cohort 3 --size small --seed 5 --weeks 6,12 --out " +
+                          archive.string())
+                .exitCode,
+            0);
+  unionscope::test::writeText(archive / "junk" / "broken.dcm",
+                              std::string(132, '\0') + "DICM garbage");
+  const std::string batch =
+      "batch " + archive.string() + " --jobs 2 --out " + (dir.path() / "out").string();
+  const CommandResult first = runUnionscope(batch);
+  EXPECT_EQ(first.exitCode, 1) << first.output; // the broken file is reported, the batch goes on
+  const std::string failures = unionscope::test::readBytes(dir.path() / "out" / "failures.csv");
+  EXPECT_NE(failures.find("broken.dcm"), std::string::npos) << failures;
+  const auto cohort =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "out" / "cohort.json"));
+  EXPECT_EQ(cohort["patients"].size(), 3U);
+  const std::string table = unionscope::test::readBytes(dir.path() / "out" / "cohort.csv");
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 1 + 3 * 2);
+  // Folder names carry no Patient ID.
+  for (const auto& entry : fs::directory_iterator(dir.path() / "out" / "patients")) {
+    EXPECT_EQ(entry.path().filename().string().find("PHANTOM"), std::string::npos);
+  }
+  // A resumed run keeps finished patients: their reports are not rewritten.
+  const fs::path someReport =
+      (*fs::directory_iterator(dir.path() / "out" / "patients")).path() / "report.json";
+  const auto before = fs::last_write_time(someReport);
+  const CommandResult second = runUnionscope(batch + " --resume");
+  EXPECT_EQ(second.exitCode, 1);
+  EXPECT_NE(second.output.find("3 kept from an earlier run"), std::string::npos) << second.output;
+  EXPECT_EQ(fs::last_write_time(someReport), before);
 }

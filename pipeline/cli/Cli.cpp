@@ -49,8 +49,7 @@ int run(int argc, char** argv) {
   std::map<std::string, CommandRunner> runners;
   runners["analyze"] = addAnalyzeCommand(app);
   runners["phantom"] = addPhantomCommand(app);
-  runners["batch"] =
-      addPendingCommand(app, "batch", "Analyse every patient in an archive", "issue 7");
+  runners["batch"] = addBatchCommand(app);
   runners["view"] = addPendingCommand(app, "view", "3D viewer of an analysed patient", "issue 8");
   runners["inspect"] = addInspectCommand(app);
   runners["cohort"] = addCohortCommand(app);

@@ -18,6 +18,7 @@ inline constexpr int kExitPartial = 1;
 inline constexpr int kExitUsage = 2;
 
 CommandRunner addAnalyzeCommand(CLI::App& app);
+CommandRunner addBatchCommand(CLI::App& app);
 CommandRunner addCohortCommand(CLI::App& app);
 CommandRunner addInspectCommand(CLI::App& app);
 CommandRunner addPhantomCommand(CLI::App& app);

@@ -55,15 +55,16 @@ CommandRunner addPhantomCommand(CLI::App& app) {
   return [options]() {
     const auto start = std::chrono::steady_clock::now();
     const phantom::SizePreset size = *phantom::sizeFromName(options->size);
+    for (double w : options->weeks) {
+      if (!(w > 0 && w < 520)) {
+        throw UsageError("--weeks: visit times must be between 0 and 520 weeks");
+      }
+    }
     if (options->cohort > 0) {
-      const auto path = phantom::writeCohort(options->cohort, options->seed, size, options->out);
+      const auto path =
+          phantom::writeCohort(options->cohort, options->seed, size, options->out, options->weeks);
       spdlog::info("wrote {} phantom patients; truth in {}", options->cohort, path.string());
     } else {
-      for (double w : options->weeks) {
-        if (!(w > 0 && w < 520)) {
-          throw UsageError("--weeks: visit times must be between 0 and 520 weeks");
-        }
-      }
       phantom::PatientSpec spec = phantom::makePatientSpec(
           options->seed, *phantom::scenarioFromName(options->scenario),
           *phantom::implantFromName(options->implant), size, options->weeks);

@@ -263,19 +263,19 @@ Json parametersJson(const CtAnalysisParameters& p) {
             {"mrust_union_threshold", rule.mrustUnionThreshold}}}};
 }
 
-/// Every input file with its size and SHA-256, in path order.
-Json inputHashes(const dicom::ScanResult& scan) {
+/// Every input file of the patient (and every rejected file) with its size
+/// and SHA-256, in path order.
+Json inputHashes(const dicom::PatientGroup& patient,
+                 const std::vector<dicom::RejectedFile>& rejectedFiles) {
   std::vector<fs::path> files;
-  for (const dicom::PatientGroup& patient : scan.patients) {
-    for (const dicom::StudyGroup& study : patient.studies) {
-      for (const dicom::SeriesGroup& series : study.series) {
-        for (const dicom::DicomFileHeader& h : series.instances) {
-          files.push_back(h.path);
-        }
+  for (const dicom::StudyGroup& study : patient.studies) {
+    for (const dicom::SeriesGroup& series : study.series) {
+      for (const dicom::DicomFileHeader& h : series.instances) {
+        files.push_back(h.path);
       }
     }
   }
-  for (const dicom::RejectedFile& r : scan.rejected) {
+  for (const dicom::RejectedFile& r : rejectedFiles) {
     std::error_code error;
     if (fs::is_regular_file(r.path, error)) {
       files.push_back(r.path);
@@ -306,8 +306,6 @@ Json inputHashes(const dicom::ScanResult& scan) {
 AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
   const std::string started = utcTimestampNow();
   const dicom::ScanResult scan = dicom::scanDicom(options.inputs);
-  AnalyzeOutcome outcome;
-  outcome.filesRejected = static_cast<int>(scan.rejected.size());
   for (const dicom::RejectedFile& file : scan.rejected) {
     spdlog::warn("{}: {}", file.path.string(), file.reason);
   }
@@ -335,6 +333,15 @@ AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
   } else {
     patient = &scan.patients.front();
   }
+  return analyzeScannedPatient(*patient, scan.rejected, options, started);
+}
+
+AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
+                                     const std::vector<dicom::RejectedFile>& rejectedFiles,
+                                     const AnalyzeOptions& options, const std::string& started) {
+  const dicom::PatientGroup* patient = &patientGroup;
+  AnalyzeOutcome outcome;
+  outcome.filesRejected = static_cast<int>(rejectedFiles.size());
 
   // Visits in time; weeks since the reference date (else the first study).
   std::vector<const dicom::StudyGroup*> studies;
@@ -474,7 +481,7 @@ AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
     inputs.push_back(input.string());
   }
   Json rejected = Json::array();
-  for (const dicom::RejectedFile& file : scan.rejected) {
+  for (const dicom::RejectedFile& file : rejectedFiles) {
     rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
   }
   const fs::path reportPath = outcome.report;
@@ -490,7 +497,7 @@ AnalyzeOutcome analyzePatient(const AnalyzeOptions& options) {
         {"patient_selected", options.patientId.has_value()},
         {"view_hint", options.viewHint}}},
       {"parameters", parametersJson(options.ct)},
-      {"input_files", inputHashes(scan)},
+      {"input_files", inputHashes(*patient, rejectedFiles)},
       {"rejected_files", rejected},
       {"report_sha256", sha256OfFile(reportPath)}};
   writeAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");

@@ -230,7 +230,8 @@ fs::path writePatient(const PatientSpec& spec, const fs::path& directory, bool p
   return truthPath;
 }
 
-fs::path writeCohort(int patients, std::uint64_t seed, SizePreset size, const fs::path& directory) {
+fs::path writeCohort(int patients, std::uint64_t seed, SizePreset size, const fs::path& directory,
+                     const std::vector<double>& visitWeeks) {
   Rng rng(seed, 99);
   json members = json::array();
   const std::vector<std::string> names = scenarioNames();
@@ -247,7 +248,7 @@ fs::path writeCohort(int patients, std::uint64_t seed, SizePreset size, const fs
                             : implantDraw < 0.7 ? Implant::Plate
                                                 : Implant::None;
     const std::uint64_t patientSeed = seed * 1000 + static_cast<std::uint64_t>(p) + 1;
-    PatientSpec spec = makePatientSpec(patientSeed, scenario, implant, size);
+    PatientSpec spec = makePatientSpec(patientSeed, scenario, implant, size, visitWeeks);
     spec.patientId = fmt::format("PHANTOM-{:03d}", p + 1);
     const std::string folder = fmt::format("patient_{:03d}", p + 1);
     writePatient(spec, directory / folder);

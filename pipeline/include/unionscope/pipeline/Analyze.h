@@ -4,6 +4,7 @@
 // that explain each score out.
 
 #include "unionscope/filters/CtUnionAnalysis.h"
+#include "unionscope/pipeline/dicom/DicomScan.h"
 
 #include <filesystem>
 #include <optional>
@@ -32,5 +33,12 @@ struct AnalyzeOutcome {
 /// several without --patient). Series-level failures are reported inside the
 /// report, never thrown.
 AnalyzeOutcome analyzePatient(const AnalyzeOptions& options);
+
+/// The same for a patient already found by a scan (batch): `rejected` are
+/// the files of the scan that could not be used, recorded in the audit.
+/// `started` is the audit's start time.
+AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patient,
+                                     const std::vector<dicom::RejectedFile>& rejected,
+                                     const AnalyzeOptions& options, const std::string& started);
 
 } // namespace unionscope

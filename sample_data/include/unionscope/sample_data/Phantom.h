@@ -122,6 +122,7 @@ std::filesystem::path writePatient(const PatientSpec& spec, const std::filesyste
 /// N patients with a seeded mix of scenarios, implants and trajectories, one
 /// folder each, plus `directory`/cohort_truth.json.
 std::filesystem::path writeCohort(int patients, std::uint64_t seed, SizePreset size,
-                                  const std::filesystem::path& directory);
+                                  const std::filesystem::path& directory,
+                                  const std::vector<double>& visitWeeks = {6, 12, 24});
 
 } // namespace unionscope::phantom

@@ -1,0 +1,49 @@
+#include "Commands.h"
+#include "unionscope/pipeline/Batch.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace unionscope::cli {
+
+CommandRunner addBatchCommand(CLI::App& app) {
+  struct Options {
+    std::string archive;
+    std::string out;
+    int jobs = 0;
+    bool resume = false;
+    std::string referenceDate;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "batch",
+      "Analyse every patient in an archive: per-patient reports, cohort endpoints, failures.csv");
+  command->add_option("archive", options->archive, "Folder tree of DICOM files (or a DICOMDIR)")
+      ->required();
+  command->add_option("--out", options->out, "Output folder")->required();
+  command->add_option("--jobs", options->jobs, "Patients analysed at once (default: all threads)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_flag("--resume", options->resume, "Keep patients finished by an earlier run");
+  command->add_option(
+      "--reference-date", options->referenceDate,
+      "One reference date for everyone (YYYY-MM-DD); default: each patient's first study");
+  return [options]() {
+    BatchOptions batch;
+    batch.archive = options->archive;
+    batch.outputDirectory = options->out;
+    batch.jobs = options->jobs;
+    batch.resume = options->resume;
+    if (!options->referenceDate.empty()) {
+      batch.analyze.referenceDate = options->referenceDate;
+    }
+    const BatchOutcome outcome = runBatch(batch);
+    spdlog::info(
+        "{} patients: {} analysed, {} kept from an earlier run, {} failed; {} files rejected",
+        outcome.patients, outcome.analysed, outcome.resumed, outcome.failed, outcome.filesRejected);
+    return outcome.failed > 0 || outcome.filesRejected > 0 ? kExitPartial : kExitOk;
+  };
+}
+
+} // namespace unionscope::cli
