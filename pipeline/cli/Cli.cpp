@@ -76,7 +76,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
-    return kExitPartial + 2; // 3: internal failure, nothing written
+    return kExitInternal;
   }
   return kExitUsage;
 }

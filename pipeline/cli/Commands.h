@@ -16,6 +16,7 @@ using CommandRunner = std::function<int()>;
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitPartial = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInternal = 3; ///< an unexpected failure: nothing trustworthy was written
 
 CommandRunner addAnalyzeCommand(CLI::App& app);
 CommandRunner addBatchCommand(CLI::App& app);
