@@ -3,6 +3,7 @@
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/OutputFiles.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 #include "unionscope/pipeline/dicom/SeriesLoader.h"
@@ -24,20 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
-
-/// Writes through a temporary file and a rename, so a reader never sees half.
-void writeAtomically(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) {
-      throw std::runtime_error("cannot write " + temporary.string());
-    }
-  }
-  fs::rename(temporary, path);
-}
 
 double round3(double v) {
   return std::round(v * 1000.0) / 1000.0;
@@ -188,15 +175,7 @@ std::string csvField(const Json& value) {
   if (value.is_null()) {
     return "";
   }
-  std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-  if (text.find_first_of(",\"\n") != std::string::npos) {
-    std::string quoted = "\"";
-    for (char c : text) {
-      quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    }
-    return quoted + "\"";
-  }
-  return text;
+  return csvQuote(value.is_string() ? value.get<std::string>() : value.dump());
 }
 
 /// Tidy measurements: one row per visit x series x cortex, derived from the
@@ -473,8 +452,8 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
       {"union_timepoint", unionTimepoint}};
   outcome.report = options.outputDirectory / "report.json";
   const std::string reportText = report.dump(2) + "\n";
-  writeAtomically(outcome.report, reportText);
-  writeAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
+  writeFileAtomically(outcome.report, reportText);
+  writeFileAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
 
   Json inputs = Json::array();
   for (const fs::path& input : options.inputs) {
@@ -500,7 +479,7 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
       {"input_files", inputHashes(*patient, rejectedFiles)},
       {"rejected_files", rejected},
       {"report_sha256", sha256OfFile(reportPath)}};
-  writeAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
+  writeFileAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
   return outcome;
 }
 

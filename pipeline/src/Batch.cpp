@@ -3,6 +3,7 @@
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Cohort.h"
 #include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/OutputFiles.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -25,24 +26,6 @@ std::string patientKey(const std::string& patientId) {
     hash = (hash ^ c) * 0x100000001b3ULL;
   }
   return fmt::format("patient_{:016x}", hash);
-}
-
-std::string csvQuote(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) {
-    return text;
-  }
-  std::string quoted = "\"";
-  for (char c : text) {
-    quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  }
-  return quoted + "\"";
-}
-
-void writeText(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path temporary = path.string() + ".tmp";
-  std::ofstream(temporary, std::ios::binary | std::ios::trunc) << text;
-  fs::rename(temporary, path);
 }
 
 } // namespace
@@ -96,7 +79,7 @@ BatchOutcome runBatch(const BatchOptions& options) {
       spdlog::warn("{}: {}", patientKey(scan.patients[i].patientId), failure[i]);
     }
   }
-  writeText(options.outputDirectory / "failures.csv", failures);
+  writeFileAtomically(options.outputDirectory / "failures.csv", failures);
 
   // Cohort endpoints over every finished patient, and the patient x visit table.
   CohortOptions cohort;
@@ -125,7 +108,7 @@ BatchOutcome runBatch(const BatchOptions& options) {
           text(tp.value("mrust", nlohmann::json())), csvQuote(text(json["union_timepoint"])));
     }
   }
-  writeText(options.outputDirectory / "cohort.csv", table);
+  writeFileAtomically(options.outputDirectory / "cohort.csv", table);
   return outcome;
 }
 

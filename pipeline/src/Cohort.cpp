@@ -2,6 +2,7 @@
 
 #include "unionscope/filters/Endpoints.h"
 #include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/OutputFiles.h"
 #include "unionscope/pipeline/Version.h"
 
 #include <fmt/format.h>
@@ -55,13 +56,6 @@ struct Patient {
   fs::path report;
   std::vector<Visit> visits; ///< in time order
 };
-
-void writeText(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path temporary = path.string() + ".tmp";
-  std::ofstream(temporary, std::ios::binary | std::ios::trunc) << text;
-  fs::rename(temporary, path);
-}
 
 double round4(double v) {
   return std::round(v * 1e4) / 1e4;
@@ -274,9 +268,9 @@ CohortOutcome computeCohort(const CohortOptions& options) {
   outcome.patients = static_cast<int>(patients.size());
   outcome.skipped = static_cast<int>(skipped.size());
   outcome.json = options.outputDirectory / "cohort.json";
-  writeText(outcome.json, cohort.dump(2) + "\n");
-  writeText(options.outputDirectory / "union_rates.csv", ratesCsv);
-  writeText(options.outputDirectory / "time_to_union.csv", turnbullCsv);
+  writeFileAtomically(outcome.json, cohort.dump(2) + "\n");
+  writeFileAtomically(options.outputDirectory / "union_rates.csv", ratesCsv);
+  writeFileAtomically(options.outputDirectory / "time_to_union.csv", turnbullCsv);
   plotTimeToUnion(estimate, lastWeek, options.outputDirectory / "time_to_union.png");
   return outcome;
 }
