@@ -363,6 +363,7 @@ HeaderReadResult readDicomHeader(const fs::path& path, const ScanOptions& option
     h.laterality = getString(dataset, DCM_ImageLaterality);
   }
   h.viewPosition = getString(dataset, DCM_ViewPosition);
+  h.patientOrientation = getStringArray(dataset, DCM_PatientOrientation);
   h.seriesNumber = getInt(dataset, DCM_SeriesNumber);
   h.instanceNumber = getInt(dataset, DCM_InstanceNumber);
   h.acquisitionNumber = getInt(dataset, DCM_AcquisitionNumber);

@@ -421,6 +421,13 @@ RadiographPlan planRadiograph(const DicomFileHeader& h) {
   if (h.laterality == "R" || h.laterality == "L") {
     plan.laterality = h.laterality;
   }
+  // Patient Orientation "L\\F": the first value is where increasing
+  // columns point; only a pure direction names the cortices reliably.
+  const std::string columns =
+      upper(h.patientOrientation.substr(0, h.patientOrientation.find('\\')));
+  if (columns == "L" || columns == "R" || columns == "A" || columns == "P") {
+    plan.columnsToward = columns[0];
+  }
   if (h.pixelSpacing && (*h.pixelSpacing)[0] > 0) {
     plan.pixelSpacingMm = (*h.pixelSpacing)[0];
     plan.spacingSource = "PixelSpacing";

@@ -29,6 +29,7 @@ struct DicomFileHeader {
   std::string imageType;
   std::string laterality; ///< (0020,0060), else (0020,0062)
   std::string viewPosition;
+  std::string patientOrientation; ///< (0020,0020), e.g. "L\\F": where columns, then rows, point
   std::optional<int> seriesNumber;
   std::optional<int> instanceNumber;
   std::optional<int> acquisitionNumber;

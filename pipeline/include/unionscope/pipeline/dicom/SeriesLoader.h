@@ -64,8 +64,11 @@ struct RadiographPlan {
   std::string view = "unknown";       ///< "AP", "LAT" or "unknown"
   std::string viewSource;             ///< which attribute or hint said so
   std::string laterality = "unknown"; ///< "R", "L" or "unknown"
-  double pixelSpacingMm = 0;          ///< at the patient plane when known; 0 when unknown
-  std::string spacingSource;          ///< "PixelSpacing", "ImagerPixelSpacing/ERMF", ..., "unknown"
+  /// Where the image's columns point in the patient ('L', 'R', 'A', 'P'),
+  /// from the first letter of Patient Orientation; 0 when not stated.
+  char columnsToward = 0;
+  double pixelSpacingMm = 0; ///< at the patient plane when known; 0 when unknown
+  std::string spacingSource; ///< "PixelSpacing", "ImagerPixelSpacing/ERMF", ..., "unknown"
   bool monochrome1 = false;
   std::string rejectReason;
 
