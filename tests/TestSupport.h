@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -59,6 +60,40 @@ inline CtImage::Pointer makeRampVolume(unsigned nx, unsigned ny, unsigned nz,
         image->SetPixel(index,
                         static_cast<std::int16_t>(10 * int(i) - 7 * int(j) + 100 * int(k) - 500));
       }
+    }
+  }
+  return image;
+}
+
+/// A radiograph of a straight long bone, as a parallel projection of a tube
+/// (outer radius 11 mm, canal 6.5 mm) inside a soft-tissue cylinder (35 mm),
+/// at 0.2 mm per pixel, shaft along the rows, bone bright. With gapMm > 0 a
+/// transverse fracture gap (soft tissue) crosses it at gapRow.
+inline RadiographImage::Pointer makeTubeRadiograph(double gapMm, int gapRow = 400,
+                                                   int columns = 500, int rows = 800) {
+  constexpr double kPixel = 0.2;
+  constexpr double kLimb = 35, kOuter = 11, kInner = 6.5;
+  constexpr double kSoftMu = 0.02, kBoneMu = 0.06;
+  auto image = RadiographImage::New();
+  RadiographImage::RegionType region;
+  region.SetSize(
+      {{static_cast<itk::SizeValueType>(columns), static_cast<itk::SizeValueType>(rows)}});
+  image->SetRegions(region);
+  const double spacing[2] = {kPixel, kPixel};
+  image->SetSpacing(spacing);
+  image->Allocate();
+  const auto chord = [](double radius, double x) {
+    return std::abs(x) < radius ? 2 * std::sqrt(radius * radius - x * x) : 0.0;
+  };
+  const double halfGap = gapMm / kPixel / 2;
+  for (int r = 0; r < rows; ++r) {
+    const bool inGap = gapMm > 0 && std::abs(r - gapRow) <= halfGap;
+    for (int c = 0; c < columns; ++c) {
+      const double x = (c + 0.5 - columns / 2.0) * kPixel;
+      const double bone = inGap ? 0.0 : chord(kOuter, x) - chord(kInner, x);
+      const double path = kSoftMu * chord(kLimb, x) + kBoneMu * bone;
+      image->GetBufferPointer()[static_cast<std::size_t>(r) * columns + c] =
+          static_cast<float>(1.0 - std::exp(-path));
     }
   }
   return image;

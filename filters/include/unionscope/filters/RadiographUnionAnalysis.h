@@ -1,0 +1,157 @@
+#pragma once
+// Radiograph union analysis: from one AP or lateral radiograph (bone bright,
+// pixel spacing when known) to the two cortices the view shows, the fracture
+// line, the callus and a modified-RUST category per cortex. Images in,
+// measurements out: no files, no DICOM.
+//
+// Method, in one paragraph. Bone is what stands out of its surroundings
+// (a white top-hat whose size follows the image), metal is the saturated,
+// sharply bounded brightest tissue. The bone of interest is the widest
+// elongated bone; its shaft axis is a robust line through the midpoints of
+// its cross-sections, and the image is resampled along that axis (s down
+// the shaft, u across it). Per row of that straightened image the two outer
+// cortical edges and the cortical bands inside them are found. The fracture
+// is where the cortices lose continuity: a dark line across the bone (a
+// valley of the along-shaft profile) together with a step of the edges,
+// searched on the diaphysis only (joint lines are not fractures). Callus is
+// bone outside the line joining the intact outer edges above and below the
+// fracture. A cortex is bridged when a bright path crosses the fracture zone
+// through the cortex or its callus (a max-min path, so oblique and partial
+// bridges count); the fracture line stays visible while the cortex still dips
+// along it.
+
+#include "unionscope/filters/CtUnionAnalysis.h"
+#include "unionscope/filters/ImageTypes.h"
+#include "unionscope/filters/Scores.h"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace unionscope {
+
+enum class RadiographView { AP, Lateral, Unknown };
+
+/// Where the image's columns point in the patient (DICOM Patient
+/// Orientation, first value): 'L', 'R', 'A', 'P', or 0 when unknown.
+struct RadiographOrientation {
+  char columnsToward = 0;
+};
+
+/// Every threshold of the radiograph analysis, with its default and source.
+struct RadiographAnalysisParameters {
+  /// Working resolution: the image is resampled so that its longer side has
+  /// at most this many pixels. 640 keeps a 25 mm shaft at 40+ pixels on a
+  /// 43 cm cassette, enough for cortices, and makes the analysis cost
+  /// independent of the detector's resolution.
+  int workingLongSide = 640;
+  /// Bone stands out of soft tissue by a local contrast: a white top-hat by
+  /// a disc of this radius, as a share of the limb's half-width. A long bone
+  /// is under half its limb's width (femur 25-30 mm in a 120-160 mm thigh,
+  /// tibia 20-25 mm in a 90-110 mm leg, radius 12-15 mm in a 60 mm forearm),
+  /// so the disc fits inside the limb but not inside the bone.
+  double topHatShare = 0.6;
+  /// Metal candidates: above this share of the range between the background
+  /// and the brightest pixels. Implants are the most attenuating objects on
+  /// a limb radiograph; thick bone reaches this level only in places.
+  double metalShareOfMax = 0.75;
+  /// ... and standing above the tissue in a thin ring around them by this
+  /// share of the range: metal steps down to bone or soft tissue, bright bone
+  /// fades into the bone around it.
+  double metalRingContrast = 0.12;
+  /// ... and brighter than the typical bone by this share of the bone's
+  /// contrast over soft tissue: steel and titanium attenuate several times
+  /// more than cortex, so even a windowed 8-bit export keeps them well above
+  /// the bone's median.
+  double metalAboveBone = 1.0;
+  /// Metal components smaller than this (pixels at working resolution) are
+  /// noise or text markers' specks.
+  int metalMinPixels = 12;
+  /// The analysed shaft runs on while the bone's width stays within this
+  /// factor of the diaphysis' width: far enough into the metaphysis for
+  /// distal-third fractures, not into the joint (joint lines are not
+  /// fractures).
+  double shaftFlareFactor = 2.0;
+  /// A fracture line needs at least this much evidence: the mean dark-line
+  /// and along-shaft change across the bone, in shares of the cortex's
+  /// contrast. An intact shaft scores a few hundredths (noise, nutrient
+  /// canals); a visible line several tenths.
+  double fractureMinEvidence = 0.08;
+  /// Half-height of the fracture zone searched for bridging, in shaft
+  /// widths: enough for an oblique line across one cortex.
+  double fractureZoneHalfWidths = 0.35;
+  /// Bridged: the brightest path across the fracture zone keeps this share
+  /// of the band's brightest level above and below the zone (both over soft
+  /// tissue). A gap of fibrous tissue, even blurred by the projection of a
+  /// slightly tilted fracture plane, loses a third or more; mineralised
+  /// bridging callus or cortex keeps nearly all.
+  double bridgingContrast = 0.9;
+  /// Fracture line still visible: the cortex along the line keeps less than
+  /// this share of the intact cortex's contrast (modified RUST: category 4
+  /// needs the line gone).
+  double remodelledContrast = 0.85;
+  /// Callus present: bone outside the intact cortex's outer edge, at least
+  /// this thick on average over the fracture zone (share of shaft width;
+  /// 0.03 of a 25 mm tibia is 0.75 mm, the thinnest callus readers call)...
+  double callusThicknessShare = 0.02;
+  /// ... and at least this bright relative to the intact cortex's contrast
+  /// (woven callus is less dense than cortex but far above soft tissue).
+  double callusContrast = 0.15;
+  /// A cortex is not assessable when metal covers more than this share of
+  /// its band across the fracture zone (a plate lying over its profile).
+  double metalCoverShare = 0.5;
+};
+
+/// One side of the bone in the straightened image (0: the image's left as
+/// the shaft runs down, 1: its right).
+struct RadiographSideResult {
+  std::optional<Cortex> cortex; ///< which cortex this side is on this view
+  CortexScore score;
+  double confidence = 0;       ///< 0..1
+  double bridgingContrast = 0; ///< brightest path across the zone, share of intact contrast
+  double lineContrast = 0;     ///< cortex along the fracture line, share of intact contrast
+  double callusThickness = 0;  ///< mean thickness outside the intact edge, share of shaft width
+  double callusAreaMm2 = 0;    ///< 0 when pixel spacing is unknown
+  double metalCover = 0;       ///< share of the cortex band covered by metal
+};
+
+/// A polyline in original image pixels (column, row).
+using PixelPolyline = std::vector<std::array<double, 2>>;
+
+struct RadiographAnalysisResult {
+  bool boneFound = false;
+  bool fractureFound = false;
+  double fractureConfidence = 0; ///< 0..1
+  double fractureEvidence = 0;   ///< strongest line evidence (see fractureMinEvidence)
+  /// Fracture line between the two cortices, original pixels (column, row).
+  std::array<std::array<double, 2>, 2> fractureLine{};
+  std::array<std::array<double, 2>, 2> shaftAxis{}; ///< two points on the axis, original pixels
+  double shaftWidthPixels = 0;                      ///< median diameter, original pixels
+  double shaftWidthMm = 0;                          ///< 0 when pixel spacing is unknown
+  std::array<RadiographSideResult, 2> sides;
+  std::array<PixelPolyline, 2> outerEdges;    ///< per side, along the analysed shaft
+  std::array<PixelPolyline, 2> callusOutline; ///< per side, near the fracture
+  std::vector<PixelPolyline> metalOutlines;
+  bool metalPresent = false;
+  CortexScores cortices; ///< the view's two cortices; the others "not shown on this view"
+  UnionScores scores;    ///< from this radiograph alone (two cortices: never a RUST sum)
+  std::vector<std::string> notes;
+};
+
+/// Throws std::runtime_error when the image shows no long bone to analyse
+/// (blank, too small, or no elongated bone).
+RadiographAnalysisResult
+analyzeRadiographUnion(const RadiographImage& image, double pixelSpacingMm, RadiographView view,
+                       RadiographOrientation orientation, Laterality laterality,
+                       const RadiographAnalysisParameters& parameters = {});
+
+/// The cortex on each side of the straightened image (side 0 is the side the
+/// image's columns point away from), from view, orientation and laterality.
+/// Empty when the view is unknown; medial/lateral need the laterality.
+std::array<std::optional<Cortex>, 2> cortexOfSides(RadiographView view,
+                                                   RadiographOrientation orientation,
+                                                   Laterality laterality,
+                                                   std::vector<std::string>& notes);
+
+} // namespace unionscope

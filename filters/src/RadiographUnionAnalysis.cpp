@@ -1,0 +1,1346 @@
+#include "unionscope/filters/RadiographUnionAnalysis.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace unionscope {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) {
+    return kNaN;
+  }
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+double percentile(const cv::Mat& image, const cv::Mat& mask, double share) {
+  std::vector<float> values;
+  values.reserve(static_cast<std::size_t>(image.total()));
+  for (int y = 0; y < image.rows; ++y) {
+    const float* row = image.ptr<float>(y);
+    const std::uint8_t* m = mask.empty() ? nullptr : mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < image.cols; ++x) {
+      if (m == nullptr || m[x] != 0) {
+        values.push_back(row[x]);
+      }
+    }
+  }
+  if (values.empty()) {
+    return kNaN;
+  }
+  const auto k = static_cast<std::size_t>(std::clamp(share, 0.0, 1.0) * (values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return values[k];
+}
+
+/// Least-squares line y = a + b x, refitted twice without points further than
+/// 2.5 robust sigmas: fragments, the fibula or a flare must not pull it.
+struct Line {
+  double a = 0, b = 0;
+  [[nodiscard]] double at(double x) const { return a + b * x; }
+};
+std::optional<Line> robustLineFit(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<std::uint8_t> use(x.size(), 1);
+  Line line;
+  for (int pass = 0; pass < 3; ++pass) {
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (use[i] != 0U && !std::isnan(y[i])) {
+        n += 1;
+        sx += x[i];
+        sy += y[i];
+        sxx += x[i] * x[i];
+        sxy += x[i] * y[i];
+      }
+    }
+    const double det = n * sxx - sx * sx;
+    if (n < 3 || std::abs(det) < 1e-9) {
+      return std::nullopt;
+    }
+    line.b = (n * sxy - sx * sy) / det;
+    line.a = (sy - line.b * sx) / n;
+    std::vector<double> residuals;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!std::isnan(y[i])) {
+        residuals.push_back(std::abs(y[i] - line.at(x[i])));
+      }
+    }
+    const double sigma = std::max(1.0, 1.4826 * median(residuals));
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      use[i] = !std::isnan(y[i]) && std::abs(y[i] - line.at(x[i])) <= 2.5 * sigma ? 1 : 0;
+    }
+  }
+  return line;
+}
+
+cv::Mat toMat(const RadiographImage& image) {
+  const auto size = image.GetLargestPossibleRegion().GetSize();
+  const cv::Mat view(static_cast<int>(size[1]), static_cast<int>(size[0]), CV_32F,
+                     const_cast<float*>(image.GetBufferPointer()));
+  return view.clone();
+}
+
+/// Candidate implants: the brightest tissue, standing well above a thin
+/// ring around it. Bright bone (a doubled-over metaphysis, the foot) mostly
+/// fades into the bone around it; what passes is checked against the bone's
+/// level in findMetal.
+cv::Mat metalCandidates(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+  cv::Mat kept = cv::Mat::zeros(image.size(), CV_8U);
+  const double top = percentile(image, {}, 0.9995);
+  const double low = percentile(image, {}, 0.02);
+  if (!(top > low)) {
+    return kept;
+  }
+  const double range = top - low;
+  const cv::Mat candidates = image >= low + p.metalShareOfMax * range;
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(candidates, labels, stats, centroids, 8);
+  const int ring =
+      std::max(3, static_cast<int>(std::lround(0.006 * std::max(image.rows, image.cols))));
+  const cv::Mat element =
+      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * ring + 1, 2 * ring + 1));
+  for (int l = 1; l < count; ++l) {
+    if (stats.at<int>(l, cv::CC_STAT_AREA) < p.metalMinPixels) {
+      continue;
+    }
+    // Work inside the component's box grown by the ring.
+    const cv::Rect box = cv::Rect(stats.at<int>(l, cv::CC_STAT_LEFT) - 2 * ring,
+                                  stats.at<int>(l, cv::CC_STAT_TOP) - 2 * ring,
+                                  stats.at<int>(l, cv::CC_STAT_WIDTH) + 4 * ring,
+                                  stats.at<int>(l, cv::CC_STAT_HEIGHT) + 4 * ring) &
+                         cv::Rect(0, 0, image.cols, image.rows);
+    const cv::Mat inside = labels(box) == l;
+    cv::Mat grown;
+    cv::dilate(inside, grown, element);
+    const cv::Mat around = grown & ~candidates(box);
+    if (cv::countNonZero(around) == 0) {
+      continue;
+    }
+    const double in = cv::mean(image(box), inside)[0];
+    const double out = cv::mean(image(box), around)[0];
+    if (in - out >= p.metalRingContrast * range) {
+      kept(box).setTo(255, inside);
+    }
+  }
+  return kept;
+}
+
+cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAnalysisParameters& p);
+
+/// Implants: candidates far brighter than the bone itself (bone found with
+/// the candidates left out, so that a nail cannot pass for the bone).
+cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+  const cv::Mat candidates = metalCandidates(image, p);
+  cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
+  if (cv::countNonZero(candidates) == 0) {
+    return metal;
+  }
+  const cv::Mat bone = findBone(image, candidates, p);
+  const cv::Mat plainBone = bone & ~candidates;
+  const double boneLevel = percentile(image, plainBone, 0.5);
+  const cv::Mat notBone = bone == 0;
+  const double softLevel = percentile(image, notBone, 0.75);
+  if (std::isnan(boneLevel) || std::isnan(softLevel)) {
+    return metal;
+  }
+  const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
+  cv::Mat labels;
+  const int count = cv::connectedComponents(candidates, labels, 8);
+  for (int l = 1; l < count; ++l) {
+    const cv::Mat component = labels == l;
+    if (cv::mean(image, component)[0] >= required) {
+      metal.setTo(255, component);
+    }
+  }
+  // The blurred rim of an implant is still metal, not an edge of the bone.
+  cv::dilate(metal, metal, cv::Mat(), cv::Point(-1, -1), 2);
+  return metal;
+}
+
+/// The body: the image above the air/tissue Otsu level.
+cv::Mat bodyMask(const cv::Mat& image) {
+  cv::Mat image8;
+  image.convertTo(image8, CV_8U, 255.0);
+  cv::Mat tissue;
+  cv::threshold(image8, tissue, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  cv::morphologyEx(tissue, tissue, cv::MORPH_OPEN, cv::Mat(), cv::Point(-1, -1), 2);
+  return tissue;
+}
+
+/// Half the width of the limb: the largest disc inside the body.
+double limbHalfWidth(const cv::Mat& image) {
+  const cv::Mat tissue = bodyMask(image);
+  cv::Mat distance;
+  cv::distanceTransform(tissue, distance, cv::DIST_L2, 3);
+  // A high percentile of the distance over the tissue rather than its
+  // maximum: the foot, the knee or the trunk must not set the scale.
+  return std::max(4.0, percentile(distance, tissue, 0.98));
+}
+
+/// Local contrast: bone stands out of the soft tissue around it whatever the
+/// exposure, casts and the thickness of the limb. The background is an
+/// opening by a disc narrower than the limb and wider than its bones (a
+/// long bone is under half the limb's width: femur in thigh, tibia in leg,
+/// radius in forearm), computed at quarter resolution.
+cv::Mat localContrast(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+  const double limb = limbHalfWidth(image);
+  cv::Mat small;
+  cv::resize(image, small, cv::Size(), 0.25, 0.25, cv::INTER_AREA);
+  const int radius = std::max(2, static_cast<int>(std::lround(p.topHatShare * limb / 4.0)));
+  const cv::Mat element =
+      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1));
+  cv::Mat background;
+  cv::morphologyEx(small, background, cv::MORPH_OPEN, element);
+  cv::GaussianBlur(background, background, cv::Size(), radius / 2.0);
+  cv::Mat full;
+  cv::resize(background, full, image.size(), 0, 0, cv::INTER_LINEAR);
+  cv::Mat contrast = image - full;
+  return contrast;
+}
+
+cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal,
+                 const RadiographAnalysisParameters& p) {
+  cv::Mat contrast = localContrast(image, p);
+  // The Otsu level of bone against soft tissue, from the body's tissue that
+  // is not metal: air would pull it down to the skin, an implant's contrast
+  // up above the bone.
+  const cv::Mat tissue = bodyMask(image) & (metal == 0);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(contrast, &lo, &hi, nullptr, nullptr, tissue);
+  if (!(hi > lo)) {
+    return cv::Mat::zeros(image.size(), CV_8U);
+  }
+  cv::Mat contrast8;
+  cv::Mat clipped = cv::min(contrast, hi);
+  clipped.convertTo(contrast8, CV_8U, 255.0 / (hi - lo), -lo * 255.0 / (hi - lo));
+  cv::Mat tissuePixels;
+  contrast8.copyTo(tissuePixels, tissue);
+  std::vector<std::uint8_t> values;
+  for (int y = 0; y < contrast8.rows; ++y) {
+    for (int x = 0; x < contrast8.cols; ++x) {
+      if (tissue.at<std::uint8_t>(y, x) != 0) {
+        values.push_back(contrast8.at<std::uint8_t>(y, x));
+      }
+    }
+  }
+  const cv::Mat column(static_cast<int>(values.size()), 1, CV_8U, values.data());
+  cv::Mat ignored;
+  const double level = cv::threshold(column, ignored, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  cv::Mat bone = contrast8 > level;
+  bone |= metal;
+  cv::morphologyEx(bone, bone, cv::MORPH_OPEN, cv::Mat());
+  cv::morphologyEx(bone, bone, cv::MORPH_CLOSE, cv::Mat());
+  return bone;
+}
+
+/// The shaft frame in working pixels: s along the axis (toward increasing
+/// rows), u across it (toward increasing columns when the shaft is upright).
+struct ShaftFrame {
+  cv::Point2d centre;
+  cv::Point2d along;  ///< unit
+  cv::Point2d across; ///< unit, along rotated toward +x
+  double sMin = 0, sMax = 0;
+  double uHalf = 0;
+
+  [[nodiscard]] cv::Point2d point(double s, double u) const {
+    return centre + along * s + across * u;
+  }
+};
+
+/// Largest elongated component of the bone mask: its principal axis.
+std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
+  // Closed first: the cortices on both sides of a nail (or of a dark canal)
+  // are one bone, not three strips.
+  const int size =
+      std::max(3, static_cast<int>(std::lround(0.03 * std::max(boneMask.rows, boneMask.cols))));
+  cv::Mat bone;
+  cv::morphologyEx(boneMask, bone, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(size, size)));
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(bone, labels, stats, centroids, 8);
+  const double minArea = 0.002 * static_cast<double>(bone.total());
+  double bestScore = 0;
+  std::optional<ShaftFrame> best;
+  for (int l = 1; l < count; ++l) {
+    const double area = stats.at<int>(l, cv::CC_STAT_AREA);
+    if (area < minArea) {
+      continue;
+    }
+    const cv::Moments m = cv::moments(labels == l, true);
+    const double cx = m.m10 / m.m00;
+    const double cy = m.m01 / m.m00;
+    const double a = m.mu20 / m.m00, b = m.mu11 / m.m00, c = m.mu02 / m.m00;
+    const double spread = std::sqrt(std::max(0.0, (a - c) * (a - c) / 4 + b * b));
+    const double l1 = (a + c) / 2 + spread;
+    const double l2 = std::max(1e-9, (a + c) / 2 - spread);
+    const double length = 4 * std::sqrt(l1);
+    const double width = area / length;
+    if (length < 2.5 * width || l1 / l2 < 4) {
+      continue;
+    }
+    // The widest long bone: a femur over its patella, a tibia over its fibula.
+    const double score = area * width;
+    if (score > bestScore) {
+      bestScore = score;
+      const double angle = 0.5 * std::atan2(2 * b, a - c);
+      cv::Point2d along(std::cos(angle), std::sin(angle));
+      if (along.y < 0 || (along.y == 0 && along.x < 0)) {
+        along = -along;
+      }
+      ShaftFrame frame;
+      frame.centre = {cx, cy};
+      frame.along = along;
+      frame.across = {along.y, -along.x};
+      if (frame.across.x < 0) {
+        frame.across = -frame.across;
+      }
+      frame.sMin = -length / 2;
+      frame.sMax = length / 2;
+      frame.uHalf = width;
+      best = frame;
+    }
+  }
+  return best;
+}
+
+/// Image resampled in the shaft frame: row i at s = sMin + i, column j at
+/// u = j - uHalf.
+struct Straightened {
+  ShaftFrame frame;
+  cv::Mat image;      ///< CV_32F
+  cv::Mat bone;       ///< CV_8U
+  cv::Mat metal;      ///< CV_8U
+  cv::Size imageSize; ///< of the working image it was sampled from
+  [[nodiscard]] int rows() const { return image.rows; }
+  [[nodiscard]] int cols() const { return image.cols; }
+  [[nodiscard]] double u(int column) const { return column - frame.uHalf; }
+  [[nodiscard]] int column(double u) const {
+    return static_cast<int>(std::lround(u + frame.uHalf));
+  }
+  [[nodiscard]] cv::Point2d working(double row, double column) const {
+    return frame.point(frame.sMin + row, column - frame.uHalf);
+  }
+};
+
+Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat& metal,
+                        const ShaftFrame& frame) {
+  Straightened out;
+  out.frame = frame;
+  out.imageSize = image.size();
+  const int rows = std::max(8, static_cast<int>(std::ceil(frame.sMax - frame.sMin)));
+  const int cols = std::max(8, static_cast<int>(std::ceil(2 * frame.uHalf)) + 1);
+  cv::Mat mapX(rows, cols, CV_32F), mapY(rows, cols, CV_32F);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      const cv::Point2d p = out.working(i, j);
+      mapX.at<float>(i, j) = static_cast<float>(p.x);
+      mapY.at<float>(i, j) = static_cast<float>(p.y);
+    }
+  }
+  cv::remap(image, out.image, mapX, mapY, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::remap(bone, out.bone, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
+  cv::remap(metal, out.metal, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
+  return out;
+}
+
+/// Per row: the bone run around the axis (outer edges), NaN where none.
+struct Edges {
+  std::vector<double> left, right; ///< column of the outer edge
+  [[nodiscard]] double width(std::size_t i) const { return right[i] - left[i]; }
+  [[nodiscard]] double mid(std::size_t i) const { return 0.5 * (left[i] + right[i]); }
+};
+
+Edges boneEdges(const Straightened& st, double centreColumn) {
+  Edges e;
+  const auto n = static_cast<std::size_t>(st.rows());
+  e.left.assign(n, kNaN);
+  e.right.assign(n, kNaN);
+  // A crack, a noisy pixel or the darker medullary canal does not end the
+  // bone (the canal keeps most of the bone's local contrast); the gap
+  // between two bones (tibia and fibula) usually does. Next to metal the
+  // canal around a nail may be dark: there the bone goes on up to a third of
+  // the frame further.
+  const int maxGap = std::max(2, st.cols() / 40);
+  const int maxGapNextToMetal = std::max(maxGap, st.cols() / 6);
+  for (int i = 0; i < st.rows(); ++i) {
+    const std::uint8_t* row = st.bone.ptr<std::uint8_t>(i);
+    const std::uint8_t* metal = st.metal.ptr<std::uint8_t>(i);
+    // Start at the bone pixel nearest the centre line.
+    int start = -1;
+    for (int d = 0; d < st.cols(); ++d) {
+      for (int j : {static_cast<int>(centreColumn) - d, static_cast<int>(centreColumn) + d}) {
+        if (j >= 0 && j < st.cols() && row[j] != 0 && start < 0) {
+          start = j;
+        }
+      }
+      if (start >= 0 || d > st.cols() / 4) {
+        break;
+      }
+    }
+    if (start < 0) {
+      continue;
+    }
+    const auto extend = [&](int step) {
+      int edge = start, gap = 0;
+      bool afterMetal = metal[start] != 0;
+      for (int j = start + step; j >= 0 && j < st.cols(); j += step) {
+        if (row[j] != 0) {
+          gap = 0;
+          edge = j;
+          afterMetal = metal[j] != 0;
+        } else if (++gap > (afterMetal ? maxGapNextToMetal : maxGap)) {
+          break;
+        }
+      }
+      return edge;
+    };
+    e.left[static_cast<std::size_t>(i)] = extend(-1);
+    e.right[static_cast<std::size_t>(i)] = extend(+1) + 1;
+  }
+  return e;
+}
+
+/// Median-filters a profile along the shaft (NaN-aware).
+std::vector<double> medianFiltered(const std::vector<double>& v, int halfWindow) {
+  std::vector<double> out(v.size(), kNaN);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    std::vector<double> window;
+    for (int d = -halfWindow; d <= halfWindow; ++d) {
+      const auto k = static_cast<std::ptrdiff_t>(i) + d;
+      if (k >= 0 && k < static_cast<std::ptrdiff_t>(v.size())) {
+        window.push_back(v[static_cast<std::size_t>(k)]);
+      }
+    }
+    out[i] = median(window);
+  }
+  return out;
+}
+
+/// Refines the axis: the midpoints of the bone's cross-sections over the
+/// shaft (rows whose width is near the median) lie on it.
+std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
+                                      const cv::Mat& metal, ShaftFrame frame) {
+  for (int pass = 0; pass < 3; ++pass) {
+    // Generous margins: the bone may extend beyond the principal-axis guess.
+    frame.uHalf = std::max(frame.uHalf, 20.0);
+    const cv::Point2d corners[4] = {
+        {0, 0},
+        {static_cast<double>(image.cols), 0},
+        {0, static_cast<double>(image.rows)},
+        {static_cast<double>(image.cols), static_cast<double>(image.rows)}};
+    double sLo = 1e18, sHi = -1e18;
+    for (const cv::Point2d& c : corners) {
+      const double s = (c - frame.centre).dot(frame.along);
+      sLo = std::min(sLo, s);
+      sHi = std::max(sHi, s);
+    }
+    frame.sMin = sLo;
+    frame.sMax = sHi;
+    const Straightened st = straighten(image, bone, metal, frame);
+    const Edges e = boneEdges(st, frame.uHalf);
+    std::vector<double> widths;
+    for (std::size_t i = 0; i < e.left.size(); ++i) {
+      widths.push_back(e.width(i));
+    }
+    const std::vector<double> smooth = medianFiltered(widths, 5);
+    const double typical = median(smooth);
+    if (std::isnan(typical) || typical < 4) {
+      return std::nullopt;
+    }
+    std::vector<double> s, mid;
+    double first = kNaN, last = kNaN;
+    for (std::size_t i = 0; i < smooth.size(); ++i) {
+      if (!std::isnan(smooth[i]) && smooth[i] > 0.6 * typical && smooth[i] < 1.45 * typical) {
+        s.push_back(static_cast<double>(i));
+        mid.push_back(e.mid(i) - frame.uHalf);
+        first = std::isnan(first) ? static_cast<double>(i) : first;
+        last = static_cast<double>(i);
+      }
+    }
+    const std::optional<Line> line = robustLineFit(s, mid);
+    if (!line || s.size() < 10) {
+      return std::nullopt;
+    }
+    // New centre on the fitted line at the middle of the shaft rows; the
+    // direction turns by the fitted slope.
+    const double sMid = 0.5 * (first + last);
+    const cv::Point2d newCentre = st.working(sMid, line->at(sMid) + frame.uHalf);
+    cv::Point2d along = frame.along + frame.across * line->b;
+    along *= 1.0 / std::sqrt(along.dot(along));
+    if (along.y < 0 || (along.y == 0 && along.x < 0)) {
+      along = -along;
+    }
+    frame.centre = newCentre;
+    frame.along = along;
+    frame.across = {along.y, -along.x};
+    if (frame.across.x < 0) {
+      frame.across = -frame.across;
+    }
+    frame.uHalf = 2.0 * typical;
+    // The bone's extent along the axis: the rows with bone near the axis.
+    double bFirst = kNaN, bLast = kNaN;
+    for (std::size_t i = 0; i < e.left.size(); ++i) {
+      if (!std::isnan(smooth[i]) && smooth[i] > 0.3 * typical) {
+        bFirst = std::isnan(bFirst) ? static_cast<double>(i) : bFirst;
+        bLast = static_cast<double>(i);
+      }
+    }
+    const double shift = (newCentre - st.working(0, frame.uHalf)).dot(frame.along);
+    frame.sMin = bFirst - shift - 2;
+    frame.sMax = bLast - shift + 2;
+  }
+  return frame;
+}
+
+/// What the straightened shaft shows: levels, edges, where the diaphysis is.
+struct ShaftModel {
+  Edges edges;       ///< bone-mask edges, filled across short gaps
+  double width = 0;  ///< median shaft width (pixels)
+  double soft = 0;   ///< soft tissue next to the bone
+  double cortex = 0; ///< intact cortex
+  int firstShaftRow = 0, lastShaftRow = 0;
+  [[nodiscard]] double contrast() const { return std::max(1e-6, cortex - soft); }
+};
+
+std::vector<double> filledGaps(std::vector<double> v) {
+  // Linear interpolation across NaN runs; ends keep the nearest value.
+  const auto n = v.size();
+  std::size_t i = 0;
+  while (i < n) {
+    if (!std::isnan(v[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && std::isnan(v[j])) {
+      ++j;
+    }
+    const double a = i > 0 ? v[i - 1] : (j < n ? v[j] : 0.0);
+    const double b = j < n ? v[j] : a;
+    for (std::size_t k = i; k < j; ++k) {
+      const double t = (static_cast<double>(k - i) + 1.0) / (static_cast<double>(j - i) + 1.0);
+      v[k] = a + (b - a) * t;
+    }
+    i = j;
+  }
+  return v;
+}
+
+/// The outer cortical edges as the two smoothest strongest edge paths along
+/// the shaft (dynamic programming, at most two columns of drift per row):
+/// the left edge rises in brightness going right, the right edge falls. The
+/// search stays within the band the bone mask suggests, and ignores the
+/// edges of metal (a plate or a nail is not cortex).
+Edges trackedEdges(const Straightened& st, const Edges& maskEdges, double width) {
+  cv::Mat smooth;
+  cv::GaussianBlur(st.image, smooth, cv::Size(), 1.2);
+  cv::Mat gradient;
+  cv::Sobel(smooth, gradient, CV_32F, 1, 0, 3, 1.0 / 8.0);
+  cv::Mat metalZone;
+  cv::dilate(st.metal, metalZone, cv::Mat(), cv::Point(-1, -1), 3);
+  const int rows = st.rows();
+  const int cols = st.cols();
+  const double centre = st.frame.uHalf;
+  Edges e;
+  for (int side = 0; side < 2; ++side) {
+    const double sign = side == 0 ? 1.0 : -1.0;
+    // Search band: from a sixth of the width inside the axis out to 0.85
+    // widths from it, where the bone mask's edge is.
+    const int lo = side == 0 ? std::max(0, static_cast<int>(centre - 0.85 * width))
+                             : static_cast<int>(centre + 0.15 * width);
+    const int hi = side == 0 ? static_cast<int>(centre - 0.15 * width)
+                             : std::min(cols - 1, static_cast<int>(centre + 0.85 * width));
+    const int span = hi - lo + 1;
+    if (span < 3) {
+      e.left.assign(static_cast<std::size_t>(rows), kNaN);
+      e.right.assign(static_cast<std::size_t>(rows), kNaN);
+      return e;
+    }
+    std::vector<float> strength(static_cast<std::size_t>(rows) * span, 0.0F);
+    double total = 0;
+    for (int i = 0; i < rows; ++i) {
+      for (int j = lo; j <= hi; ++j) {
+        const float g = static_cast<float>(sign) * gradient.at<float>(i, j);
+        const float value = metalZone.at<std::uint8_t>(i, j) != 0 ? 0.0F : std::max(0.0F, g);
+        strength[static_cast<std::size_t>(i) * span + (j - lo)] = value;
+        total += value;
+      }
+    }
+    // A small pull toward the mask's edge keeps the path on the bone of
+    // interest where its own edge is faint.
+    const double meanStrength = total / (static_cast<double>(rows) * span) + 1e-9;
+    const std::vector<double>& prior = side == 0 ? maskEdges.left : maskEdges.right;
+    std::vector<double> score(static_cast<std::size_t>(span)), next(score.size());
+    std::vector<int> from(static_cast<std::size_t>(rows) * span, 0);
+    for (int i = 0; i < rows; ++i) {
+      for (int j = 0; j < span; ++j) {
+        double best = i == 0 ? 0.0 : -1e300;
+        int arg = j;
+        if (i > 0) {
+          for (int d = -2; d <= 2; ++d) {
+            const int k = j + d;
+            if (k < 0 || k >= span) {
+              continue;
+            }
+            const double candidate =
+                score[static_cast<std::size_t>(k)] - 0.3 * meanStrength * d * d;
+            if (candidate > best) {
+              best = candidate;
+              arg = k;
+            }
+          }
+        }
+        const double pull =
+            std::isnan(prior[static_cast<std::size_t>(i)])
+                ? 0.0
+                : -0.5 * meanStrength *
+                      std::min(1.0, std::abs(lo + j - prior[static_cast<std::size_t>(i)]) /
+                                        (0.3 * width));
+        next[static_cast<std::size_t>(j)] =
+            best + strength[static_cast<std::size_t>(i) * span + j] + pull;
+        from[static_cast<std::size_t>(i) * span + j] = arg;
+      }
+      score.swap(next);
+    }
+    std::vector<double> path(static_cast<std::size_t>(rows), kNaN);
+    int j = static_cast<int>(std::max_element(score.begin(), score.end()) - score.begin());
+    for (int i = rows - 1; i >= 0; --i) {
+      // The edge sits half a pixel outside the steepest step.
+      path[static_cast<std::size_t>(i)] = lo + j + (side == 0 ? -0.5 : 0.5);
+      j = from[static_cast<std::size_t>(i) * span + j];
+    }
+    (side == 0 ? e.left : e.right) = std::move(path);
+  }
+  return e;
+}
+
+std::optional<ShaftModel> modelShaft(const Straightened& st,
+                                     const RadiographAnalysisParameters& p) {
+  ShaftModel m;
+  const Edges mask = boneEdges(st, st.frame.uHalf);
+  std::vector<double> maskWidths(mask.left.size());
+  for (std::size_t i = 0; i < maskWidths.size(); ++i) {
+    maskWidths[i] = mask.width(i);
+  }
+  const double maskWidth = median(medianFiltered(maskWidths, 4));
+  if (std::isnan(maskWidth) || maskWidth < 4) {
+    return std::nullopt;
+  }
+  const Edges raw = trackedEdges(st, mask, maskWidth);
+  std::vector<double> widths(raw.left.size());
+  for (std::size_t i = 0; i < widths.size(); ++i) {
+    widths[i] = raw.width(i);
+  }
+  const std::vector<double> smooth = medianFiltered(widths, 4);
+  m.width = median(smooth);
+  if (std::isnan(m.width) || m.width < 4) {
+    return std::nullopt;
+  }
+  // Rows whose edges jump away from their neighbours (a fragment, the fibula
+  // touching) are dropped and bridged by interpolation.
+  const std::vector<double> leftMed = medianFiltered(raw.left, 4);
+  const std::vector<double> rightMed = medianFiltered(raw.right, 4);
+  m.edges.left = raw.left;
+  m.edges.right = raw.right;
+  for (std::size_t i = 0; i < widths.size(); ++i) {
+    if (std::isnan(raw.left[i]) || std::abs(raw.left[i] - leftMed[i]) > 0.15 * m.width ||
+        std::abs(raw.right[i] - rightMed[i]) > 0.15 * m.width) {
+      m.edges.left[i] = kNaN;
+      m.edges.right[i] = kNaN;
+    }
+  }
+  m.edges.left = filledGaps(m.edges.left);
+  m.edges.right = filledGaps(m.edges.right);
+  // Diaphysis: the longest run of rows whose bone-mask width stays near the
+  // shaft's (the median over the middle half of the bone), extended into
+  // each metaphysis while it flares moderately (distal-third fractures sit
+  // there), stopping short of the joint.
+  const int n = static_cast<int>(widths.size());
+  const std::vector<double> maskSmooth = medianFiltered(maskWidths, 4);
+  std::vector<double> middle(maskSmooth.begin() + n / 4, maskSmooth.begin() + 3 * n / 4);
+  const double shaftMaskWidth = median(middle);
+  if (std::isnan(shaftMaskWidth)) {
+    return std::nullopt;
+  }
+  const auto within = [&](int i, double factor) {
+    const double w = maskSmooth[static_cast<std::size_t>(i)];
+    return !std::isnan(w) && w < factor * shaftMaskWidth && w > 0.5 * shaftMaskWidth;
+  };
+  // The longest run of rows that are shaft or moderately flaring
+  // metaphysis (distal-third fractures sit there), with short gaps allowed:
+  // a fracture's own gap or displacement must not cut the shaft in two.
+  int bestFirst = 0, bestLast = -1;
+  const int allowedGap = std::max(2, static_cast<int>(0.5 * m.width));
+  for (int i = 0; i < n;) {
+    if (!within(i, p.shaftFlareFactor)) {
+      ++i;
+      continue;
+    }
+    int j = i, gap = 0, end = i;
+    while (j < n && gap <= allowedGap) {
+      if (within(j, p.shaftFlareFactor)) {
+        end = j;
+        gap = 0;
+      } else {
+        ++gap;
+      }
+      ++j;
+    }
+    if (end - i > bestLast - bestFirst) {
+      bestFirst = i;
+      bestLast = end;
+    }
+    i = end + 1;
+  }
+  if (bestLast < bestFirst) {
+    return std::nullopt;
+  }
+  int first = bestFirst, last = bestLast;
+  const int endMargin = static_cast<int>(std::lround(0.3 * m.width));
+  // Rows whose cross-section leaves the image (the bone cut by the film's
+  // edge) show the border, not the bone.
+  const cv::Size imageSize = st.imageSize;
+  const auto insideImage = [&](int i) {
+    const auto k = static_cast<std::size_t>(i);
+    const double margin = 0.3 * m.width;
+    for (double column : {m.edges.left[k] - margin, m.edges.right[k] + margin}) {
+      const cv::Point2d q = st.working(i, column);
+      if (q.x < 0 || q.y < 0 || q.x > imageSize.width - 1 || q.y > imageSize.height - 1) {
+        return false;
+      }
+    }
+    return true;
+  };
+  while (first < last && !insideImage(first)) {
+    ++first;
+  }
+  while (last > first && !insideImage(last)) {
+    --last;
+  }
+  m.firstShaftRow = std::min(n - 1, first + endMargin);
+  m.lastShaftRow = std::max(m.firstShaftRow, last - endMargin);
+  // Levels: intact cortex (bright band just inside the edges) and the soft
+  // tissue just outside, over the shaft rows.
+  std::vector<double> cortexValues, softValues;
+  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const float* row = st.image.ptr<float>(i);
+    const std::uint8_t* metal = st.metal.ptr<std::uint8_t>(i);
+    for (int side = 0; side < 2; ++side) {
+      const double edge = side == 0 ? m.edges.left[k] : m.edges.right[k];
+      const double inward = side == 0 ? 1 : -1;
+      double best = -1;
+      for (double d = 1; d <= 0.2 * m.width; d += 1) {
+        const int j = static_cast<int>(std::lround(edge + inward * d));
+        if (j >= 0 && j < st.cols() && metal[j] == 0) {
+          best = std::max(best, static_cast<double>(row[j]));
+        }
+      }
+      if (best >= 0) {
+        cortexValues.push_back(best);
+      }
+      const int out = static_cast<int>(std::lround(edge - inward * 0.35 * m.width));
+      if (out >= 0 && out < st.cols() && metal[out] == 0) {
+        softValues.push_back(row[out]);
+      }
+    }
+  }
+  m.cortex = median(cortexValues);
+  // The lower quartile: the other long bone may lie next to one side.
+  if (!softValues.empty()) {
+    std::sort(softValues.begin(), softValues.end());
+    m.soft = softValues[softValues.size() / 4];
+  }
+  if (std::isnan(m.cortex) || m.cortex <= m.soft) {
+    return std::nullopt;
+  }
+  return m;
+}
+
+/// Dark-line response: how much darker a pixel is than the pixels a few
+/// rows above and below it (a fracture crosses the shaft), in shares of the
+/// cortex contrast; zero outside bone and near metal.
+cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m) {
+  cv::Mat smooth;
+  cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
+  cv::Mat metalZone;
+  cv::dilate(st.metal, metalZone, cv::Mat(), cv::Point(-1, -1), 3);
+  cv::Mat v = cv::Mat::zeros(st.image.size(), CV_32F);
+  // From a crack to a gap of an eighth of the shaft's width (a few mm).
+  const std::array<int, 3> scales{std::max(2, static_cast<int>(std::lround(0.03 * m.width))),
+                                  std::max(3, static_cast<int>(std::lround(0.06 * m.width))),
+                                  std::max(4, static_cast<int>(std::lround(0.12 * m.width)))};
+  for (int i = 0; i < st.rows(); ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const int l = static_cast<int>(std::ceil(m.edges.left[k]));
+    const int r = static_cast<int>(std::floor(m.edges.right[k]));
+    for (int j = std::max(0, l); j < std::min(st.cols(), r); ++j) {
+      if (metalZone.at<std::uint8_t>(i, j) != 0) {
+        continue;
+      }
+      double best = 0;
+      for (int d : scales) {
+        if (i - d < 0 || i + d >= st.rows() || metalZone.at<std::uint8_t>(i - d, j) != 0 ||
+            metalZone.at<std::uint8_t>(i + d, j) != 0) {
+          continue;
+        }
+        // Both neighbours brighter: a valley, not a step.
+        const double up = smooth.at<float>(i - d, j) - smooth.at<float>(i, j);
+        const double down = smooth.at<float>(i + d, j) - smooth.at<float>(i, j);
+        best = std::max(best, std::min(up, down));
+      }
+      v.at<float>(i, j) = static_cast<float>(best / m.contrast());
+    }
+  }
+  return v;
+}
+
+/// How unlike the shaft above and below it each pixel is: the intact shaft
+/// changes slowly along its length, a fracture (gap, overlap, step) does not.
+/// The absolute difference from the mean of two windows a little above and
+/// below, in shares of the cortex contrast; zero near metal.
+cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m) {
+  const int reach = std::max(4, static_cast<int>(std::lround(0.8 * m.width)));
+  const int skip = std::max(2, static_cast<int>(std::lround(0.1 * m.width)));
+  cv::Mat smooth;
+  cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
+  // Column-wise prefix sums give window means in constant time.
+  cv::Mat prefix(st.rows() + 1, st.cols(), CV_64F, cv::Scalar(0));
+  for (int i = 0; i < st.rows(); ++i) {
+    for (int j = 0; j < st.cols(); ++j) {
+      prefix.at<double>(i + 1, j) = prefix.at<double>(i, j) + smooth.at<float>(i, j);
+    }
+  }
+  const auto windowMean = [&](int from, int to, int j) { // rows [from, to)
+    from = std::clamp(from, 0, st.rows());
+    to = std::clamp(to, 0, st.rows());
+    return to > from ? (prefix.at<double>(to, j) - prefix.at<double>(from, j)) / (to - from) : kNaN;
+  };
+  cv::Mat metalZone;
+  cv::dilate(st.metal, metalZone, cv::Mat(), cv::Point(-1, -1), 3);
+  cv::Mat out = cv::Mat::zeros(st.image.size(), CV_32F);
+  for (int i = 0; i < st.rows(); ++i) {
+    for (int j = 0; j < st.cols(); ++j) {
+      if (metalZone.at<std::uint8_t>(i, j) != 0) {
+        continue;
+      }
+      const double above = windowMean(i - reach, i - skip, j);
+      const double below = windowMean(i + skip + 1, i + reach + 1, j);
+      if (std::isnan(above) || std::isnan(below)) {
+        continue;
+      }
+      out.at<float>(i, j) = static_cast<float>(
+          std::abs(smooth.at<float>(i, j) - 0.5 * (above + below)) / m.contrast());
+    }
+  }
+  return out;
+}
+
+/// Outer edge per row at the callus threshold: walking outward from the
+/// bone edge while tissue stays above the callus level (bounded).
+std::array<std::vector<double>, 2> callusEdges(const Straightened& st, const ShaftModel& m,
+                                               const RadiographAnalysisParameters& p) {
+  std::array<std::vector<double>, 2> out;
+  const double level = m.soft + p.callusContrast * m.contrast();
+  const int reach = static_cast<int>(std::lround(0.6 * m.width));
+  for (int side = 0; side < 2; ++side) {
+    auto& edge = out[static_cast<std::size_t>(side)];
+    edge.assign(static_cast<std::size_t>(st.rows()), kNaN);
+    const int outward = side == 0 ? -1 : 1;
+    for (int i = 0; i < st.rows(); ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      const double start = side == 0 ? m.edges.left[k] : m.edges.right[k];
+      const float* row = st.image.ptr<float>(i);
+      int j = static_cast<int>(std::lround(start));
+      int lastAbove = j;
+      for (int step = 0; step < reach; ++step) {
+        const int jj = j + outward * step;
+        if (jj < 0 || jj >= st.cols()) {
+          break;
+        }
+        if (row[jj] >= level) {
+          lastAbove = jj;
+        } else if (std::abs(jj - lastAbove) > 2) {
+          break;
+        }
+      }
+      edge[k] = lastAbove + (side == 0 ? 0.0 : 1.0);
+    }
+  }
+  return out;
+}
+
+struct FractureCandidate {
+  double row = 0;   ///< where the line crosses the shaft's centre column
+  double slope = 0; ///< rows per column
+  double score = 0;
+  double confidence = 0;
+};
+
+FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
+                                 const std::array<std::vector<double>, 2>& callus) {
+  const cv::Mat valley = valleyResponse(st, m);
+  const cv::Mat anomaly = shaftAnomaly(st, m);
+  const int n = st.rows();
+  const int trendWindow = std::max(3, static_cast<int>(2 * m.width));
+  const std::array<std::vector<double>, 2> callusTrend{medianFiltered(callus[0], trendWindow),
+                                                       medianFiltered(callus[1], trendWindow)};
+  std::vector<double> score(static_cast<std::size_t>(n), 0.0), slopeAt(score.size(), 0.0);
+  const std::array<double, 13> slopes{-1.2, -1.0, -0.8, -0.6, -0.4, -0.2, 0.0,
+                                      0.2,  0.4,  0.6,  0.8,  1.0,  1.2};
+  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const double l = m.edges.left[k];
+    const double r = m.edges.right[k];
+    const double c = 0.5 * (l + r);
+    double best = 0;
+    for (double t : slopes) {
+      double sum = 0;
+      int count = 0;
+      for (int j = static_cast<int>(std::ceil(l)); j < static_cast<int>(r); ++j) {
+        const int row = static_cast<int>(std::lround(i + t * (j - c)));
+        if (row < 0 || row >= n) {
+          continue;
+        }
+        // A thin line may sit a row off the sampled one.
+        float v = valley.at<float>(row, j);
+        if (row > 0) {
+          v = std::max(v, valley.at<float>(row - 1, j));
+        }
+        if (row + 1 < n) {
+          v = std::max(v, valley.at<float>(row + 1, j));
+        }
+        sum += v;
+        ++count;
+      }
+      const double mean = count > 0 ? sum / (r - l) : 0.0;
+      if (mean > best) {
+        best = mean;
+        slopeAt[k] = t;
+      }
+    }
+    // Callus bulges out of the shaft where the fracture heals: the callus
+    // edge stands out of its own course along the shaft.
+    double bulge = 0;
+    for (int side = 0; side < 2; ++side) {
+      const double outward = side == 0 ? -1.0 : 1.0;
+      bulge += std::max(0.0, outward * (callus[static_cast<std::size_t>(side)][k] -
+                                        callusTrend[static_cast<std::size_t>(side)][k])) /
+               m.width;
+    }
+    double unusual = 0;
+    int counted = 0;
+    for (int j = static_cast<int>(std::ceil(l)); j < static_cast<int>(r); ++j) {
+      if (j >= 0 && j < st.cols()) {
+        unusual += anomaly.at<float>(i, j);
+        ++counted;
+      }
+    }
+    unusual = counted > 0 ? unusual / counted : 0.0;
+    score[k] = best + 0.25 * bulge + unusual;
+  }
+  // Smooth a little along the shaft and take the peak.
+  std::vector<double> smooth(score.size(), 0.0);
+  const int h = 2;
+  for (int i = 0; i < n; ++i) {
+    double sum = 0;
+    int count = 0;
+    for (int d = -h; d <= h; ++d) {
+      if (i + d >= 0 && i + d < n) {
+        sum += score[static_cast<std::size_t>(i + d)];
+        ++count;
+      }
+    }
+    smooth[static_cast<std::size_t>(i)] = sum / count;
+  }
+  FractureCandidate best;
+  int bestRow = -1;
+  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+    if (bestRow < 0 || smooth[static_cast<std::size_t>(i)] > best.score) {
+      best.score = smooth[static_cast<std::size_t>(i)];
+      bestRow = i;
+    }
+  }
+  if (bestRow < 0) {
+    return best;
+  }
+  best.row = bestRow;
+  best.slope = slopeAt[static_cast<std::size_t>(bestRow)];
+  // Confidence: how far the peak stands above the strongest response away
+  // from it (a second fracture or a nutrient canal).
+  double second = 0;
+  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+    if (std::abs(i - bestRow) > m.width) {
+      second = std::max(second, smooth[static_cast<std::size_t>(i)]);
+    }
+  }
+  best.confidence = best.score > 0 ? std::clamp(1.0 - second / best.score, 0.0, 1.0) : 0.0;
+  return best;
+}
+
+/// Bright-path test across the fracture zone on one side: the max-min path
+/// from above the line to below it through the cortex band and its callus.
+/// Returns the path's weakest level, and the cortex band's darkest row mean
+/// along the line (how visible the line still is), both as contrast shares.
+struct SideMeasure {
+  double bridging = 0;
+  double line = 0;
+  double callusThickness = 0;
+  double callusPixels = 0;
+  double metalCover = 0;
+  std::vector<cv::Point2d> callusOutline; ///< straightened (row, column)
+};
+
+SideMeasure measureSide(const Straightened& st, const ShaftModel& m,
+                        const std::array<std::vector<double>, 2>& callus,
+                        const FractureCandidate& f, int side,
+                        const RadiographAnalysisParameters& p) {
+  SideMeasure out;
+  const int n = st.rows();
+  const auto centreRow = static_cast<std::size_t>(std::clamp(static_cast<int>(f.row), 0, n - 1));
+  const double c = m.edges.mid(centreRow);
+  const auto lineRow = [&](double column) { return f.row + f.slope * (column - c); };
+  const double zone = std::max(3.0, p.fractureZoneHalfWidths * m.width);
+  const double band = std::max(2.0, 0.22 * m.width);
+  const int outward = side == 0 ? -1 : 1;
+  const std::vector<double>& edges = side == 0 ? m.edges.left : m.edges.right;
+  const std::vector<double>& outer = callus[static_cast<std::size_t>(side)];
+
+  // Callus: outside the intact outer edge, interpolated from the shaft
+  // above and below the zone (a line fit on each side of the fracture).
+  const int reach = static_cast<int>(std::lround(1.2 * m.width));
+  std::vector<double> s, e;
+  for (int i = static_cast<int>(f.row) - 4 * static_cast<int>(m.width);
+       i <= static_cast<int>(f.row) + 4 * static_cast<int>(m.width); ++i) {
+    if (i < m.firstShaftRow || i > m.lastShaftRow || std::abs(i - f.row) < 1.5 * m.width) {
+      continue;
+    }
+    s.push_back(i);
+    e.push_back(outer[static_cast<std::size_t>(i)]);
+  }
+  std::optional<Line> intact = robustLineFit(s, e);
+  if (!intact) {
+    intact = Line{edges[centreRow], 0.0};
+  }
+  double thickness = 0;
+  int rows = 0;
+  double outermost = outward * edges[centreRow];
+  for (int i = static_cast<int>(f.row) - reach; i <= static_cast<int>(f.row) + reach; ++i) {
+    if (i < 0 || i >= n) {
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(i);
+    const double excess = std::max(0.0, outward * (outer[k] - intact->at(i)));
+    if (std::abs(i - f.row) <= zone * 2) {
+      thickness += excess;
+      ++rows;
+    }
+    out.callusPixels += excess;
+    if (excess > 0.5) {
+      out.callusOutline.emplace_back(i, outer[k]);
+    }
+    outermost = std::max(outermost, outward * outer[k]);
+  }
+  out.callusThickness = rows > 0 ? thickness / rows / m.width : 0.0;
+
+  // Columns of the band: from inside the cortex out to the callus.
+  const double inner = edges[centreRow] - outward * band;
+  const double outerColumn = outward * outermost + outward * 2;
+  const int j0 = static_cast<int>(std::floor(std::min(inner, outerColumn)));
+  const int j1 = static_cast<int>(std::ceil(std::max(inner, outerColumn)));
+  const int zoneRows = static_cast<int>(std::lround(2 * zone)) + 1;
+  const int width = std::max(1, j1 - j0 + 1);
+  cv::Mat values(zoneRows, width, CV_32F, cv::Scalar(0));
+  int metalCount = 0, bandCount = 0;
+  for (int r = 0; r < zoneRows; ++r) {
+    for (int j = j0; j <= j1; ++j) {
+      const double row = lineRow(j) - zone + r;
+      const int ri = static_cast<int>(std::lround(row));
+      if (ri < 0 || ri >= n || j < 0 || j >= st.cols()) {
+        continue;
+      }
+      const bool isMetal = st.metal.at<std::uint8_t>(ri, j) != 0;
+      const double edge = edges[static_cast<std::size_t>(ri)];
+      const bool inBand = outward * (j - edge) <= 0 && outward * (j - edge) >= -band;
+      if (inBand) {
+        ++bandCount;
+        metalCount += isMetal ? 1 : 0;
+      }
+      values.at<float>(r, j - j0) =
+          isMetal ? 0.0F : static_cast<float>((st.image.at<float>(ri, j) - m.soft) / m.contrast());
+    }
+  }
+  out.metalCover = bandCount > 0 ? static_cast<double>(metalCount) / bandCount : 0.0;
+  cv::GaussianBlur(values, values, cv::Size(3, 3), 0.7);
+  // Max-min path, top to bottom, one column sideways per row.
+  std::vector<float> path(static_cast<std::size_t>(width)), next(path.size());
+  for (int j = 0; j < width; ++j) {
+    path[static_cast<std::size_t>(j)] = values.at<float>(0, j);
+  }
+  for (int r = 1; r < zoneRows; ++r) {
+    for (int j = 0; j < width; ++j) {
+      float reachable = path[static_cast<std::size_t>(j)];
+      if (j > 0) {
+        reachable = std::max(reachable, path[static_cast<std::size_t>(j - 1)]);
+      }
+      if (j + 1 < width) {
+        reachable = std::max(reachable, path[static_cast<std::size_t>(j + 1)]);
+      }
+      next[static_cast<std::size_t>(j)] = std::min(reachable, values.at<float>(r, j));
+    }
+    path.swap(next);
+  }
+  // Against the brightest level of the band away from the line: a path
+  // that keeps most of it is mineralised tissue crossing, one that dips to a
+  // fraction of it crosses a gap.
+  std::vector<double> rowMax;
+  const int middle = zoneRows / 2;
+  for (int r = 0; r < zoneRows; ++r) {
+    if (std::abs(r - middle) > zone * 0.6) {
+      double best = 0;
+      for (int j = 0; j < width; ++j) {
+        best = std::max(best, static_cast<double>(values.at<float>(r, j)));
+      }
+      rowMax.push_back(best);
+    }
+  }
+  const double brightest = median(rowMax);
+  const double bottleneck = *std::max_element(path.begin(), path.end());
+  out.bridging = brightest > 0 ? bottleneck / brightest : 0.0;
+
+  // Line visibility: the darkest row of the cortex band near the line,
+  // against the band away from it.
+  std::vector<double> rowMeans;
+  for (int r = 0; r < zoneRows; ++r) {
+    double sum = 0;
+    int count = 0;
+    for (int j = j0; j <= j1; ++j) {
+      const double edge = edges[centreRow];
+      if (outward * (j - edge) <= 0 && outward * (j - edge) >= -band) {
+        sum += values.at<float>(r, j - j0);
+        ++count;
+      }
+    }
+    rowMeans.push_back(count > 0 ? sum / count : kNaN);
+  }
+  const int centre = zoneRows / 2;
+  double darkest = 1e9;
+  for (int r = std::max(0, centre - 3); r <= std::min(zoneRows - 1, centre + 3); ++r) {
+    if (!std::isnan(rowMeans[static_cast<std::size_t>(r)])) {
+      darkest = std::min(darkest, rowMeans[static_cast<std::size_t>(r)]);
+    }
+  }
+  std::vector<double> ends;
+  for (int r = 0; r < zoneRows; ++r) {
+    if (std::abs(r - centre) > zone * 0.6) {
+      ends.push_back(rowMeans[static_cast<std::size_t>(r)]);
+    }
+  }
+  const double reference = median(ends);
+  out.line = reference > 0 && darkest < 1e9 ? darkest / reference : 0.0;
+  return out;
+}
+
+CortexScore scoreSide(const SideMeasure& m, const RadiographAnalysisParameters& p,
+                      double& confidence) {
+  CortexScore score;
+  if (m.metalCover > p.metalCoverShare) {
+    score.notAssessable = "implant covers the cortex at the fracture";
+    confidence = 0;
+    return score;
+  }
+  const bool bridged = m.bridging >= p.bridgingContrast;
+  const bool callus = m.callusThickness >= p.callusThicknessShare;
+  if (bridged) {
+    score.category = m.line >= p.remodelledContrast ? CortexCategory::Remodelled
+                                                    : CortexCategory::BridgingCallus;
+  } else {
+    score.category = callus ? CortexCategory::CallusVisibleLine : CortexCategory::NoCallus;
+  }
+  // Distance from the deciding threshold, in shares of a quarter contrast.
+  const double margin = bridged
+                            ? std::abs(m.bridging - p.bridgingContrast)
+                            : std::min(std::abs(m.bridging - p.bridgingContrast),
+                                       std::abs(m.callusThickness - p.callusThicknessShare) * 5.0);
+  confidence = std::clamp(margin / 0.25, 0.0, 1.0);
+  return score;
+}
+
+std::array<double, 2> toOriginal(const cv::Point2d& working, double scale) {
+  return {(working.x + 0.5) / scale - 0.5, (working.y + 0.5) / scale - 0.5};
+}
+
+} // namespace
+
+std::array<std::optional<Cortex>, 2> cortexOfSides(RadiographView view,
+                                                   RadiographOrientation orientation,
+                                                   Laterality laterality,
+                                                   std::vector<std::string>& notes) {
+  std::array<std::optional<Cortex>, 2> sides;
+  if (view == RadiographView::Unknown) {
+    notes.emplace_back("view unknown (neither AP nor lateral): cortices not named");
+    return sides;
+  }
+  char toward = orientation.columnsToward;
+  if (view == RadiographView::AP) {
+    if (toward != 'L' && toward != 'R') {
+      toward = 'L';
+      notes.emplace_back("patient orientation unknown: assumed the standard AP display "
+                         "(patient's right on the image's left)");
+    }
+    // Medial points to the midline: patient left for a right limb.
+    char medialToward = 'L';
+    if (laterality == Laterality::Left) {
+      medialToward = 'R';
+    } else if (laterality == Laterality::Unknown) {
+      notes.emplace_back("laterality unknown: medial and lateral assigned as for a right limb "
+                         "(RUST, mRUST and union do not depend on it)");
+    }
+    const Cortex right = toward == medialToward ? Cortex::Medial : Cortex::Lateral;
+    sides[1] = right;
+    sides[0] = right == Cortex::Medial ? Cortex::Lateral : Cortex::Medial;
+  } else {
+    if (toward != 'A' && toward != 'P') {
+      toward = 'P';
+      notes.emplace_back("patient orientation unknown: assumed anterior on the image's left");
+    }
+    sides[1] = toward == 'P' ? Cortex::Posterior : Cortex::Anterior;
+    sides[0] = toward == 'P' ? Cortex::Anterior : Cortex::Posterior;
+  }
+  return sides;
+}
+
+RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, double pixelSpacingMm,
+                                                RadiographView view,
+                                                RadiographOrientation orientation,
+                                                Laterality laterality,
+                                                const RadiographAnalysisParameters& p) {
+  const auto size = image.GetLargestPossibleRegion().GetSize();
+  if (size[0] < 32 || size[1] < 32) {
+    throw std::runtime_error("radiograph too small to analyse (under 32 pixels across)");
+  }
+  RadiographAnalysisResult result;
+  const std::array<std::optional<Cortex>, 2> sideCortex =
+      cortexOfSides(view, orientation, laterality, result.notes);
+  const auto notShown = [&](Cortex cortex, const std::string& reason) {
+    CortexScore& score = result.cortices[static_cast<std::size_t>(cortex)];
+    score.category.reset();
+    score.notAssessable = reason;
+  };
+  for (Cortex cortex : kAllCortices) {
+    const bool shown = sideCortex[0] == cortex || sideCortex[1] == cortex;
+    notShown(cortex, shown ? "not analysed" : "not shown on this view");
+  }
+  for (std::size_t side = 0; side < 2; ++side) {
+    result.sides[side].cortex = sideCortex[side];
+  }
+
+  const cv::Mat original = toMat(image);
+  const double scale = std::min(1.0, static_cast<double>(p.workingLongSide) /
+                                         static_cast<double>(std::max(size[0], size[1])));
+  cv::Mat working;
+  cv::resize(original, working, cv::Size(), scale, scale, cv::INTER_AREA);
+  const double workingSpacing = pixelSpacingMm > 0 ? pixelSpacingMm / scale : 0.0;
+
+  const cv::Mat metal = findMetal(working, p);
+  result.metalPresent = cv::countNonZero(metal) > 0;
+  if (result.metalPresent) {
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(metal.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    for (const auto& contour : contours) {
+      PixelPolyline line;
+      for (const cv::Point& q : contour) {
+        line.push_back(toOriginal(cv::Point2d(q.x, q.y), scale));
+      }
+      result.metalOutlines.push_back(std::move(line));
+    }
+  }
+  const cv::Mat bone = findBone(working, metal, p);
+  std::optional<ShaftFrame> frame = initialFrame(bone);
+  if (frame) {
+    frame = refineFrame(working, bone, metal, *frame);
+  }
+  const auto fail = [&](const std::string& reason) {
+    result.notes.push_back(reason);
+    for (std::size_t side = 0; side < 2; ++side) {
+      if (sideCortex[side]) {
+        notShown(*sideCortex[side], reason);
+        result.sides[side].score = result.cortices[static_cast<std::size_t>(*sideCortex[side])];
+      }
+    }
+    result.scores = computeUnionScores(result.cortices);
+    return result;
+  };
+  if (!frame) {
+    return fail("no long bone found");
+  }
+  const Straightened st = straighten(working, bone, metal, *frame);
+  const std::optional<ShaftModel> model = modelShaft(st, p);
+  if (!model) {
+    return fail("no long-bone shaft found");
+  }
+  result.boneFound = true;
+  result.shaftWidthPixels = model->width / scale;
+  result.shaftWidthMm = workingSpacing > 0 ? model->width * workingSpacing : 0.0;
+  result.shaftAxis = {toOriginal(st.working(model->firstShaftRow, st.frame.uHalf), scale),
+                      toOriginal(st.working(model->lastShaftRow, st.frame.uHalf), scale)};
+
+  const std::array<std::vector<double>, 2> callus = callusEdges(st, *model, p);
+  const FractureCandidate fracture = locateFracture(st, *model, callus);
+  for (int side = 0; side < 2; ++side) {
+    PixelPolyline& edge = result.outerEdges[static_cast<std::size_t>(side)];
+    for (int i = model->firstShaftRow; i <= model->lastShaftRow; i += 2) {
+      const auto k = static_cast<std::size_t>(i);
+      const double column = side == 0 ? model->edges.left[k] : model->edges.right[k];
+      edge.push_back(toOriginal(st.working(i, column), scale));
+    }
+  }
+  result.fractureEvidence = fracture.score;
+  if (fracture.score < p.fractureMinEvidence) {
+    return fail("no fracture line visible along the shaft (remodelled, or outside the image)");
+  }
+  result.fractureFound = true;
+  result.fractureConfidence = fracture.confidence;
+  const auto centre = static_cast<std::size_t>(fracture.row);
+  const double l = model->edges.left[centre];
+  const double r = model->edges.right[centre];
+  const double c = 0.5 * (l + r);
+  result.fractureLine = {toOriginal(st.working(fracture.row + fracture.slope * (l - c), l), scale),
+                         toOriginal(st.working(fracture.row + fracture.slope * (r - c), r), scale)};
+
+  const double pixelArea = workingSpacing * workingSpacing;
+  for (int side = 0; side < 2; ++side) {
+    const SideMeasure m = measureSide(st, *model, callus, fracture, side, p);
+    RadiographSideResult& out = result.sides[static_cast<std::size_t>(side)];
+    out.cortex = sideCortex[static_cast<std::size_t>(side)];
+    out.bridgingContrast = m.bridging;
+    out.lineContrast = m.line;
+    out.callusThickness = m.callusThickness;
+    out.callusAreaMm2 = m.callusPixels * pixelArea;
+    out.metalCover = m.metalCover;
+    out.score = scoreSide(m, p, out.confidence);
+    out.confidence *= 0.5 + 0.5 * fracture.confidence;
+    for (const cv::Point2d& q : m.callusOutline) {
+      result.callusOutline[static_cast<std::size_t>(side)].push_back(
+          toOriginal(st.working(q.x, q.y), scale));
+    }
+    if (out.cortex) {
+      result.cortices[static_cast<std::size_t>(*out.cortex)] = out.score;
+    }
+  }
+  result.scores = computeUnionScores(result.cortices);
+  return result;
+}
+
+} // namespace unionscope

@@ -1,0 +1,437 @@
+// Radiograph union analysis: on real radiographs (FracAtlas, when
+// ../shared/realdata is present) the detected fracture line must meet the
+// annotated fracture box, and on phantom radiographs the per-cortex
+// categories must agree with the truth.
+
+#include "TestSupport.h"
+#include "unionscope/filters/RadiographUnionAnalysis.h"
+#include "unionscope/pipeline/RadiographOverlay.h"
+#include "unionscope/pipeline/dicom/DicomScan.h"
+#include "unionscope/pipeline/dicom/SeriesLoader.h"
+#include "unionscope/sample_data/Phantom.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+using namespace unionscope;
+
+namespace {
+
+const std::filesystem::path kFracAtlas =
+    std::filesystem::path(UNIONSCOPE_SHARED_DIR) / "realdata" / "fracatlas";
+
+/// Where to put overlays for a person to look at (optional).
+std::optional<std::filesystem::path> debugDirectory() {
+  if (const char* dir = std::getenv("UNIONSCOPE_DEBUG_OVERLAYS"); dir != nullptr && *dir != 0) {
+    return std::filesystem::path(dir);
+  }
+  return std::nullopt;
+}
+
+struct Box {
+  double x0, y0, x1, y1;
+};
+
+std::vector<Box> vocBoxes(const std::filesystem::path& xml) {
+  std::ifstream in(xml);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string s = text.str();
+  const std::regex box(
+      R"(<xmin>(\d+)</xmin>\s*<ymin>(\d+)</ymin>\s*<xmax>(\d+)</xmax>\s*<ymax>(\d+)</ymax>)");
+  std::vector<Box> boxes;
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), box); it != std::sregex_iterator();
+       ++it) {
+    boxes.push_back(
+        {std::stod((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4])});
+  }
+  return boxes;
+}
+
+/// Liang-Barsky: does the segment meet the (closed) box?
+bool segmentMeetsBox(const std::array<std::array<double, 2>, 2>& line, const Box& b) {
+  const double x0 = line[0][0], y0 = line[0][1];
+  const double dx = line[1][0] - x0, dy = line[1][1] - y0;
+  double t0 = 0, t1 = 1;
+  const double p[4] = {-dx, dx, -dy, dy};
+  const double q[4] = {x0 - b.x0, b.x1 - x0, y0 - b.y0, b.y1 - y0};
+  for (int i = 0; i < 4; ++i) {
+    if (p[i] == 0) {
+      if (q[i] < 0) {
+        return false;
+      }
+    } else {
+      const double t = q[i] / p[i];
+      if (p[i] < 0) {
+        t0 = std::max(t0, t);
+      } else {
+        t1 = std::min(t1, t);
+      }
+    }
+  }
+  return t0 <= t1;
+}
+
+struct AtlasRow {
+  std::string file, region, note, views;
+  bool fractured = false;
+};
+
+std::vector<AtlasRow> atlasRows() {
+  std::ifstream in(kFracAtlas / "labels.csv");
+  std::string line;
+  std::getline(in, line); // header
+  std::vector<AtlasRow> rows;
+  while (std::getline(in, line)) {
+    // file,group,region,fractured,fracture_count,hardware,views,yolo_boxes,note
+    std::vector<std::string> fields;
+    std::string field;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ',' && !quoted) {
+        fields.push_back(field);
+        field.clear();
+      } else {
+        field += c;
+      }
+    }
+    fields.push_back(field);
+    if (fields.size() < 9) {
+      continue;
+    }
+    rows.push_back({fields[0], fields[2], fields[8], fields[6], fields[3] == "1"});
+  }
+  return rows;
+}
+
+/// Long-bone shaft images: fractured tibia, femur, forearm or humerus (not
+/// the shoulder or elbow images, whose fractures are articular).
+bool isLongBoneShaft(const AtlasRow& row) {
+  if (!row.fractured) {
+    return false;
+  }
+  const std::regex bone("tibia|femur|forearm|humerus");
+  const std::regex joint("shoulder|elbow");
+  return std::regex_search(row.note, bone) && !std::regex_search(row.note, joint);
+}
+
+RadiographView viewOf(const AtlasRow& row) {
+  if (row.views == "frontal") {
+    return RadiographView::AP;
+  }
+  if (row.views == "lateral") {
+    return RadiographView::Lateral;
+  }
+  return RadiographView::Unknown;
+}
+
+} // namespace
+
+TEST(RadiographAnalysis, FindsTheGapOfASyntheticTubeAndCallsItUnbridged) {
+  const auto image = test::makeTubeRadiograph(2.0, 430);
+  const RadiographAnalysisResult result = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right);
+  ASSERT_TRUE(result.boneFound);
+  // The shaft is 22 mm across.
+  EXPECT_NEAR(result.shaftWidthMm, 22.0, 2.0);
+  ASSERT_TRUE(result.fractureFound);
+  for (const auto& end : result.fractureLine) {
+    EXPECT_NEAR(end[1], 430.0, 4.0);
+  }
+  // Columns toward the patient's left on a right limb: the image's right
+  // side is medial.
+  EXPECT_EQ(result.sides[1].cortex, Cortex::Medial);
+  EXPECT_EQ(result.sides[0].cortex, Cortex::Lateral);
+  for (Cortex cortex : {Cortex::Medial, Cortex::Lateral}) {
+    const CortexScore& score = result.cortices[static_cast<std::size_t>(cortex)];
+    ASSERT_TRUE(score.category.has_value()) << score.notAssessable;
+    EXPECT_FALSE(score.bridged()) << cortexKey(cortex);
+  }
+  for (Cortex cortex : {Cortex::Anterior, Cortex::Posterior}) {
+    EXPECT_EQ(result.cortices[static_cast<std::size_t>(cortex)].notAssessable,
+              "not shown on this view");
+  }
+}
+
+TEST(RadiographAnalysis, AnIntactTubeShowsNoFractureLine) {
+  const auto image = test::makeTubeRadiograph(0.0);
+  const RadiographAnalysisResult result = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::Lateral, RadiographOrientation{'P'}, Laterality::Left);
+  ASSERT_TRUE(result.boneFound);
+  EXPECT_FALSE(result.fractureFound)
+      << result.fractureEvidence << " at " << result.fractureLine[0][1];
+  EXPECT_EQ(result.sides[1].cortex, Cortex::Posterior);
+  for (const RadiographSideResult& side : result.sides) {
+    if (side.score.category) {
+      EXPECT_TRUE(side.score.bridged()) << cortexKey(*side.cortex);
+    }
+  }
+}
+
+TEST(RadiographAnalysis, CortexNamesFollowViewOrientationAndSide) {
+  std::vector<std::string> notes;
+  // AP, columns toward the patient's left: a left limb's medial side is the
+  // patient's right, on the image's left.
+  auto sides = cortexOfSides(RadiographView::AP, {'L'}, Laterality::Left, notes);
+  EXPECT_EQ(sides[0], Cortex::Medial);
+  EXPECT_EQ(sides[1], Cortex::Lateral);
+  EXPECT_TRUE(notes.empty());
+  // PA-like display (columns toward the right) flips it.
+  sides = cortexOfSides(RadiographView::AP, {'R'}, Laterality::Left, notes);
+  EXPECT_EQ(sides[1], Cortex::Medial);
+  sides = cortexOfSides(RadiographView::Lateral, {'A'}, Laterality::Right, notes);
+  EXPECT_EQ(sides[1], Cortex::Anterior);
+  EXPECT_EQ(sides[0], Cortex::Posterior);
+  // Unknown orientation and laterality are assumed, and said so.
+  notes.clear();
+  sides = cortexOfSides(RadiographView::AP, {}, Laterality::Unknown, notes);
+  EXPECT_EQ(notes.size(), 2U);
+  EXPECT_EQ(sides[1], Cortex::Medial);
+  notes.clear();
+  sides = cortexOfSides(RadiographView::Unknown, {}, Laterality::Right, notes);
+  EXPECT_FALSE(sides[0].has_value());
+  EXPECT_FALSE(sides[1].has_value());
+  EXPECT_EQ(notes.size(), 1U);
+}
+
+TEST(RadiographAnalysis, BlankAndTinyImagesAreReportedNotCrashed) {
+  auto blank = RadiographImage::New();
+  RadiographImage::RegionType region;
+  region.SetSize({{200, 200}});
+  blank->SetRegions(region);
+  blank->Allocate();
+  blank->FillBuffer(0.3F);
+  const RadiographAnalysisResult result =
+      analyzeRadiographUnion(*blank, 0, RadiographView::AP, {}, Laterality::Unknown);
+  EXPECT_FALSE(result.boneFound);
+  EXPECT_FALSE(result.scores.union_.has_value());
+  auto tiny = RadiographImage::New();
+  region.SetSize({{8, 8}});
+  tiny->SetRegions(region);
+  tiny->Allocate();
+  tiny->FillBuffer(0.5F);
+  EXPECT_THROW(analyzeRadiographUnion(*tiny, 0, RadiographView::AP, {}, Laterality::Unknown),
+               std::runtime_error);
+}
+
+TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
+  if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
+    GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
+  }
+  const std::optional<std::filesystem::path> debug = debugDirectory();
+  int shaftImages = 0, hits = 0, images = 0;
+  std::vector<std::string> misses;
+  for (const AtlasRow& row : atlasRows()) {
+    const std::filesystem::path file = kFracAtlas / "images" / row.file;
+    ++images;
+    const dicom::PlainRadiograph radiograph = dicom::loadPlainRadiograph(file);
+    RadiographAnalysisResult result;
+    ASSERT_NO_THROW(
+        result = analyzeRadiographUnion(*radiograph.image, 0, viewOf(row), {}, Laterality::Unknown))
+        << row.file;
+    if (debug) {
+      writeRadiographOverlay(*radiograph.image, result, *debug / (row.file + ".png"));
+    }
+    if (!isLongBoneShaft(row)) {
+      continue;
+    }
+    ++shaftImages;
+    const std::string stem = row.file.substr(0, row.file.size() - 4);
+    bool hit = false;
+    for (const Box& box : vocBoxes(kFracAtlas / "voc" / (stem + ".xml"))) {
+      hit = hit || (result.fractureFound && segmentMeetsBox(result.fractureLine, box));
+    }
+    hits += hit ? 1 : 0;
+    if (!hit) {
+      misses.push_back(row.file + " (" + row.note + ")");
+    }
+  }
+  const double rate = shaftImages > 0 ? static_cast<double>(hits) / shaftImages : 0.0;
+  std::printf("FracAtlas: %d images ran; fracture line meets the box on %d of %d long-bone "
+              "shaft images (%.3f)\n",
+              images, hits, shaftImages, rate);
+  for (const std::string& miss : misses) {
+    std::printf("  missed: %s\n", miss.c_str());
+  }
+  EXPECT_EQ(images, 45);
+  EXPECT_GE(shaftImages, 30);
+  // A regression guard at the level reached so far; issue 6 asks 0.70.
+  EXPECT_GE(rate, 0.12);
+}
+
+namespace {
+
+struct RadiographTally {
+  int confusion[4][4] = {}; ///< truth x measured
+  int cortices = 0, agree = 0, notAssessable = 0, obscuredRight = 0;
+  int visits = 0, unionAgree = 0;
+  int linesNearTruth = 0, radiographs = 0;
+  int scoredWhereLineRight = 0, agreeWhereLineRight = 0;
+};
+
+/// How far (pixels, along the shaft) the detected line passes from the
+/// truth's two cortex points.
+double lineDistance(const std::array<std::array<double, 2>, 2>& a, const nlohmann::json& truth) {
+  std::array<std::array<double, 2>, 2> t{};
+  for (std::size_t i = 0; i < 2; ++i) {
+    t[i] = {truth[i][0].get<double>(), truth[i][1].get<double>()};
+  }
+  if (t[0][0] > t[1][0]) {
+    std::swap(t[0], t[1]);
+  }
+  auto b = a;
+  if (b[0][0] > b[1][0]) {
+    std::swap(b[0], b[1]);
+  }
+  // Vertical distance at the truth's end points (the shaft runs along rows).
+  const auto rowAt = [&](double x) {
+    const double dx = b[1][0] - b[0][0];
+    return std::abs(dx) < 1e-6 ? b[0][1] : b[0][1] + (x - b[0][0]) * (b[1][1] - b[0][1]) / dx;
+  };
+  return 0.5 * (std::abs(rowAt(t[0][0]) - t[0][1]) + std::abs(rowAt(t[1][0]) - t[1][1]));
+}
+
+void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTally& tally,
+                                bool verbose) {
+  test::TempDir dir;
+  phantom::writePatient(spec, dir.path());
+  std::ifstream in(dir.path() / "truth.json");
+  const nlohmann::json truth = nlohmann::json::parse(in);
+  const std::optional<std::filesystem::path> debug = debugDirectory();
+  for (const nlohmann::json& visit : truth["timepoints"]) {
+    CortexScores combined;
+    CortexScores truthScores;
+    for (const nlohmann::json& series : visit["series"]) {
+      if (series["modality"] != "DX") {
+        continue;
+      }
+      const std::filesystem::path file = dir.path() / series["source_files"][0].get<std::string>();
+      const dicom::ScanResult scan = dicom::scanDicom({file});
+      ASSERT_EQ(scan.patients.size(), 1U) << file;
+      const dicom::RadiographPlan plan =
+          dicom::planRadiograph(scan.patients[0].studies[0].series[0].instances[0]);
+      const RadiographImage::Pointer image = dicom::loadRadiograph(plan);
+      const RadiographView view = plan.view == "AP" ? RadiographView::AP : RadiographView::Lateral;
+      const RadiographAnalysisResult result = analyzeRadiographUnion(
+          *image, plan.pixelSpacingMm, view, RadiographOrientation{plan.columnsToward},
+          plan.laterality == "R" ? Laterality::Right : Laterality::Left);
+      if (debug) {
+        writeRadiographOverlay(*image, result,
+                               *debug / fmt::format("phantom{}_{}_{}.png", spec.seed,
+                                                    visit["label"].get<std::string>(), plan.view));
+      }
+      ++tally.radiographs;
+      const double lineErrorMm =
+          result.fractureFound
+              ? lineDistance(result.fractureLine, series["fracture_line"]) * plan.pixelSpacingMm
+              : 1e9;
+      tally.linesNearTruth += lineErrorMm <= 3.0 ? 1 : 0;
+      if (verbose) {
+        std::printf("  seed %llu %s/%s %s %s: fracture line %.1f mm from truth\n",
+                    static_cast<unsigned long long>(spec.seed),
+                    std::string(phantom::scenarioName(spec.scenario)).c_str(),
+                    std::string(phantom::implantName(spec.implant)).c_str(),
+                    visit["label"].get<std::string>().c_str(), plan.view.c_str(), lineErrorMm);
+      }
+      for (const auto& [key, expected] : series["cortices"].items()) {
+        const Cortex cortex = *cortexFromKey(key);
+        const auto c = static_cast<std::size_t>(cortex);
+        const CortexScore& got = result.cortices[c];
+        const auto t = static_cast<CortexCategory>(expected["category"].get<int>());
+        truthScores[c].category = t;
+        combined[c] = got;
+        ++tally.cortices;
+        const bool obscured = expected.value("obscured_by_implant", false);
+        if (!got.category) {
+          ++tally.notAssessable;
+          tally.obscuredRight += obscured ? 1 : 0;
+          if (verbose) {
+            std::printf("  seed %llu %s %s %s: truth %d, not assessable (%s)%s\n",
+                        static_cast<unsigned long long>(spec.seed),
+                        visit["label"].get<std::string>().c_str(), plan.view.c_str(), key.c_str(),
+                        static_cast<int>(t), got.notAssessable.c_str(),
+                        obscured ? " [obscured in truth]" : "");
+          }
+          continue;
+        }
+        const int ti = static_cast<int>(t) - 1;
+        const int mi = static_cast<int>(*got.category) - 1;
+        tally.confusion[ti][mi]++;
+        tally.agree += ti == mi ? 1 : 0;
+        if (lineErrorMm <= 3.0) {
+          ++tally.scoredWhereLineRight;
+          tally.agreeWhereLineRight += ti == mi ? 1 : 0;
+        }
+        if (verbose && ti != mi) {
+          const RadiographSideResult& side =
+              result.sides[0].cortex == cortex ? result.sides[0] : result.sides[1];
+          std::printf("  seed %llu %s/%s %s %s %s: truth %d measured %d (bridging %.2f, line "
+                      "%.2f, callus %.3f, metal %.2f)\n",
+                      static_cast<unsigned long long>(spec.seed),
+                      std::string(phantom::scenarioName(spec.scenario)).c_str(),
+                      std::string(phantom::implantName(spec.implant)).c_str(),
+                      visit["label"].get<std::string>().c_str(), plan.view.c_str(), key.c_str(),
+                      ti + 1, mi + 1, side.bridgingContrast, side.lineContrast,
+                      side.callusThickness, side.metalCover);
+        }
+      }
+    }
+    ++tally.visits;
+    const bool truthUnion = computeUnionScores(truthScores).union_.value_or(false);
+    const std::optional<bool> measured = computeUnionScores(combined).union_;
+    tally.unionAgree += measured.has_value() && *measured == truthUnion ? 1 : 0;
+  }
+}
+
+} // namespace
+
+TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplays) {
+  RadiographTally tally;
+  const phantom::Scenario scenarios[] = {
+      phantom::Scenario::NormalHealing, phantom::Scenario::DelayedUnion,
+      phantom::Scenario::AtrophicNonunion, phantom::Scenario::HypertrophicNonunion,
+      phantom::Scenario::PartialBridging};
+  std::uint64_t seed = 300;
+  for (const phantom::Scenario scenario : scenarios) {
+    for (const phantom::Implant implant :
+         {phantom::Implant::None, phantom::Implant::Nail, phantom::Implant::Plate}) {
+      phantom::PatientSpec spec =
+          phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default);
+      spec.monochrome1 = seed % 2 == 1; // both photometric interpretations
+      ++seed;
+      evaluatePhantomRadiographs(spec, tally, true);
+    }
+  }
+  const int scored = tally.cortices - tally.notAssessable;
+  const double agreement = scored > 0 ? static_cast<double>(tally.agree) / scored : 0.0;
+  std::printf("radiographs %d (fracture line within 3 mm: %d), cortices %d, scored %d, agreement "
+              "%.3f, not assessable %d (%d obscured in truth), union agreement %.3f\n",
+              tally.radiographs, tally.linesNearTruth, tally.cortices, scored, agreement,
+              tally.notAssessable, tally.obscuredRight,
+              static_cast<double>(tally.unionAgree) / tally.visits);
+  std::printf("where the fracture line is within 3 mm: %d cortices scored, agreement %.3f\n",
+              tally.scoredWhereLineRight,
+              tally.scoredWhereLineRight > 0
+                  ? static_cast<double>(tally.agreeWhereLineRight) / tally.scoredWhereLineRight
+                  : 0.0);
+  std::printf("confusion (rows truth 1-4, columns measured 1-4):\n");
+  for (const auto& row : tally.confusion) {
+    std::printf("  %4d %4d %4d %4d\n", row[0], row[1], row[2], row[3]);
+  }
+  // Regression guards at the level reached so far, NOT issue 6's targets
+  // (category agreement 0.85, union agreement 0.90): radiograph scores stay
+  // provisional until these reach them (docs/radiograph-analysis.md).
+  EXPECT_GE(agreement, 0.28);
+  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.55);
+  EXPECT_GE(tally.linesNearTruth, 35);
+  // Cortices go unscored only for a reason (a plate over them, no line seen).
+  EXPECT_LE(tally.notAssessable - tally.obscuredRight, tally.cortices / 10);
+}
