@@ -17,6 +17,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::string patient;
     std::string view;
     std::vector<double> fractureHint;
+    bool useRadiographScores = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -25,7 +26,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       "that explain each score");
   command
       ->add_option("inputs", options->inputs,
-                   "DICOM files or folders (searched recursively), DICOMDIRs")
+                   "DICOM files or folders (searched recursively), DICOMDIRs, PNG/JPEG radiographs")
       ->required();
   command->add_option("--out", options->out, "Output folder")->required();
   command->add_option(
@@ -35,6 +36,9 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
                       "Patient ID, when the inputs hold several patients");
   command->add_option("--view", options->view, "View of plain image inputs")
       ->check(CLI::IsMember({"AP", "LAT"}));
+  command->add_flag("--use-radiograph-scores", options->useRadiographScores,
+                    "Let radiograph scores stand for visits without CT (provisional: radiograph "
+                    "scoring is not yet validated, see docs/radiograph-analysis.md)");
   command
       ->add_option(
           "--fracture-hint", options->fractureHint,
@@ -53,6 +57,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       analyze.patientId = options->patient;
     }
     analyze.viewHint = options->view;
+    analyze.useRadiographScores = options->useRadiographScores;
     if (options->fractureHint.size() == 3) {
       analyze.ct.fractureHint = std::array<double, 3>{
           options->fractureHint[0], options->fractureHint[1], options->fractureHint[2]};

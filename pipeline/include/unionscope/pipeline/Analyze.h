@@ -4,6 +4,7 @@
 // that explain each score out.
 
 #include "unionscope/filters/CtUnionAnalysis.h"
+#include "unionscope/filters/RadiographUnionAnalysis.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
 #include <filesystem>
@@ -20,6 +21,10 @@ struct AnalyzeOptions {
   std::optional<std::string> patientId;     ///< which patient, when the inputs hold several
   std::string viewHint;                     ///< "AP" or "LAT" for plain image files
   CtAnalysisParameters ct;
+  RadiographAnalysisParameters radiograph;
+  /// Let radiograph scores stand for a visit that has no CT. Off by default:
+  /// radiograph scoring is provisional (docs/radiograph-analysis.md).
+  bool useRadiographScores = false;
 };
 
 struct AnalyzeOutcome {
