@@ -17,6 +17,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::string patient;
     std::string view;
     std::vector<double> fractureHint;
+    bool noDicom = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -42,6 +43,8 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
           "fracture location when they are more than 10 mm apart")
       ->delimiter(',')
       ->expected(3);
+  command->add_flag("--no-dicom", options->noDicom,
+                    "Do not write DIR/dicom/ (DICOM SEG per CT series, SR TID 1500 per visit)");
   return [options]() {
     AnalyzeOptions analyze;
     analyze.inputs.assign(options->inputs.begin(), options->inputs.end());
@@ -53,6 +56,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       analyze.patientId = options->patient;
     }
     analyze.viewHint = options->view;
+    analyze.writeDicom = !options->noDicom;
     if (options->fractureHint.size() == 3) {
       analyze.ct.fractureHint = std::array<double, 3>{
           options->fractureHint[0], options->fractureHint[1], options->fractureHint[2]};
@@ -61,7 +65,12 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     spdlog::info("{} series analysed, {} not, {} files rejected; report: {}",
                  outcome.seriesAnalysed, outcome.seriesFailed, outcome.filesRejected,
                  outcome.report.string());
-    return outcome.seriesFailed > 0 || outcome.filesRejected > 0 ? kExitPartial : kExitOk;
+    if (outcome.exportsFailed > 0) {
+      spdlog::warn("{} DICOM export(s) failed: see the notes in the report", outcome.exportsFailed);
+    }
+    return outcome.seriesFailed > 0 || outcome.filesRejected > 0 || outcome.exportsFailed > 0
+               ? kExitPartial
+               : kExitOk;
   };
 }
 

@@ -1,5 +1,6 @@
 #include "unionscope/pipeline/Analyze.h"
 
+#include "DicomOutputs.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
@@ -123,10 +124,38 @@ struct SeriesReport {
   Json json;
   bool ok = false;
   std::optional<CortexScores> cortices; ///< CT series that produced scores
+  /// For the visit's SR: the images measured and the callus (with its SEG).
+  std::vector<dicom::DicomFileHeader> images;
+  std::optional<dicom::CallusEntry> callus;
+  bool exportFailed = false;
 };
 
+/// The SEG of an analysed CT series. A failure is noted in the series entry
+/// (its scores stand) and counted, never thrown.
+void exportSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumePlan& plan,
+                        const CtAnalysisResult& result, const AnalyzeOptions& options,
+                        const std::string& label, SeriesReport& report) {
+  std::string file;
+  try {
+    report.callus = writeSeriesSegmentation(series, plan, result, report.json,
+                                            options.outputDirectory, label, file);
+    report.json["seg_file"] = file;
+  } catch (const std::exception& error) {
+    report.json["seg_file"] = nullptr;
+    report.json["notes"].push_back(std::string("DICOM SEG not written: ") + error.what());
+    report.exportFailed = result.fractureFound; // without a fracture there is nothing to outline
+    // The SR still carries the callus measures, without a segment to point at.
+    dicom::CallusEntry callus;
+    callus.ctSeriesInstanceUid = series.seriesInstanceUid;
+    callus.ctSeriesNumber = series.seriesNumber.value_or(0);
+    callus.volumeMm3 = report.json["callus_volume_mm3"].get<double>();
+    callus.meanHu = report.json["callus_mean_hu"].get<double>();
+    report.callus = callus;
+  }
+}
+
 SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOptions& options,
-                             const fs::path& image) {
+                             const fs::path& image, const std::string& label) {
   SeriesReport report;
   Json& json = report.json;
   const dicom::CtVolumePlan plan = dicom::planCtVolume(series);
@@ -137,7 +166,9 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
   }
   try {
     const CtImage::Pointer volume = dicom::loadCtVolume(plan);
-    const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), options.ct);
+    CtAnalysisParameters parameters = options.ct;
+    parameters.produceLabelMap = options.writeDicom;
+    const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), parameters);
     json["status"] = "ok";
     json["error"] = nullptr;
     json["cortices"] = corticesJson(result.cortexScores());
@@ -164,11 +195,37 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
     json["explanation_image"] = image.filename().string();
     report.ok = true;
     report.cortices = result.cortexScores();
+    if (options.writeDicom) {
+      for (const dicom::SliceSource& slice : plan.slices) {
+        for (const dicom::DicomFileHeader& h : series.instances) {
+          if (h.path == slice.file) {
+            report.images.push_back(h);
+            break;
+          }
+        }
+      }
+      exportSegmentation(series, plan, result, options, label, report);
+    }
   } catch (const std::exception& error) {
     json["status"] = "failed";
     json["error"] = error.what();
   }
   return report;
+}
+
+/// The SR of a visit with scores. A failure is noted in the visit's entry
+/// and counted; the other visits' outputs are unaffected.
+void exportVisitReport(Json& timepoint, const VisitExport& visit, const AnalyzeOptions& options,
+                       AnalyzeOutcome& outcome) {
+  try {
+    const std::string file = writeVisitReport(timepoint, visit, options.outputDirectory);
+    timepoint["sr_file"] = file;
+    outcome.dicomFiles.push_back(options.outputDirectory / file);
+  } catch (const std::exception& error) {
+    timepoint["sr_file"] = nullptr;
+    timepoint["notes"] = Json::array({std::string("DICOM SR not written: ") + error.what()});
+    ++outcome.exportsFailed;
+  }
 }
 
 std::string csvField(const Json& value) {
@@ -361,6 +418,7 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
     }
     Json seriesJson = Json::array();
     std::optional<CortexScores> combined;
+    VisitExport visitExport;
     for (const dicom::SeriesGroup& series : study->series) {
       Json entry = {{"series_instance_uid", series.seriesInstanceUid},
                     {"modality", series.modality},
@@ -374,7 +432,18 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
         const fs::path image =
             options.outputDirectory / "images" /
             fmt::format("{}_series{}_unrolled_cortex.png", label, series.seriesNumber.value_or(0));
-        report = analyseCtSeries(series, options, image);
+        report = analyseCtSeries(series, options, image, label);
+        if (report.ok) {
+          visitExport.images.insert(visitExport.images.end(), report.images.begin(),
+                                    report.images.end());
+          if (report.callus) {
+            visitExport.callus.push_back(*report.callus);
+          }
+          if (visitExport.laterality == "unknown" && laterality != Laterality::Unknown) {
+            visitExport.laterality = laterality == Laterality::Right ? "R" : "L";
+          }
+        }
+        outcome.exportsFailed += report.exportFailed ? 1 : 0;
       } else if (series.modality == "DX" || series.modality == "CR") {
         const dicom::RadiographPlan plan = dicom::planRadiograph(series.instances.front());
         entry["view"] = plan.view == "unknown" ? Json(nullptr) : Json(plan.view);
@@ -394,6 +463,10 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
         files.push_back(h.path.string());
       }
       entry["source_files"] = files;
+      if (entry.contains("seg_file") && entry["seg_file"].is_string()) {
+        outcome.dicomFiles.push_back(options.outputDirectory /
+                                     entry["seg_file"].get<std::string>());
+      }
       seriesJson.push_back(entry);
       (report.ok ? outcome.seriesAnalysed : outcome.seriesFailed)++;
       if (report.cortices && !combined) {
@@ -416,6 +489,9 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
       timepoint["mrust_at_least_13"] =
           scores.mrustAtLeastThreshold ? Json(*scores.mrustAtLeastThreshold) : Json(nullptr);
       unionByVisit.emplace_back(label, scores.union_.value_or(false));
+      if (options.writeDicom && !visitExport.images.empty()) {
+        exportVisitReport(timepoint, visitExport, options, outcome);
+      }
     } else {
       timepoint["cortices"] = nullptr;
       timepoint["rust"] = nullptr;
@@ -464,6 +540,10 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
     rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
   }
   const fs::path reportPath = outcome.report;
+  Json dicomOutputs = Json::array();
+  for (const fs::path& file : outcome.dicomFiles) {
+    dicomOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
+  }
   const Json audit = {
       {"schema", "unionscope.audit/1"},
       {"software", {{"name", kSoftwareName}, {"version", kVersion}, {"git_commit", kGitCommit}}},
@@ -478,7 +558,8 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
       {"parameters", parametersJson(options.ct)},
       {"input_files", inputHashes(*patient, rejectedFiles)},
       {"rejected_files", rejected},
-      {"report_sha256", sha256OfFile(reportPath)}};
+      {"report_sha256", sha256OfFile(reportPath)},
+      {"dicom_outputs", dicomOutputs}};
   writeFileAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
   return outcome;
 }

@@ -20,6 +20,10 @@ struct AnalyzeOptions {
   std::optional<std::string> patientId;     ///< which patient, when the inputs hold several
   std::string viewHint;                     ///< "AP" or "LAT" for plain image files
   CtAnalysisParameters ct;
+  /// DIR/dicom/: a SEG (bone, callus, metal) per analysed CT series and a
+  /// TID 1500 SR per scored visit, listed in report.json ("seg_file",
+  /// "sr_file") and audit.json.
+  bool writeDicom = true;
 };
 
 struct AnalyzeOutcome {
@@ -27,6 +31,8 @@ struct AnalyzeOutcome {
   int seriesAnalysed = 0;
   int seriesFailed = 0;
   int filesRejected = 0;
+  int exportsFailed = 0;                         ///< SEG or SR files that could not be written
+  std::vector<std::filesystem::path> dicomFiles; ///< the SEG and SR files written
 };
 
 /// Throws UsageError when the inputs cannot be read as one patient (none, or
