@@ -4,8 +4,10 @@
 #include "unionscope/pipeline/dicom/UidFactory.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -113,8 +115,14 @@ dicom::CallusEntry writeSeriesSegmentation(const dicom::SeriesGroup& series,
   // Derived series number out of the way of the scanner's (a convention, not a rule).
   request.seriesNumber = 1000 + seriesNumber;
   request.seriesDescription = fmt::format("UnionScope bone, callus, metal {}", label);
+  const auto start = std::chrono::steady_clock::now();
+  dicom::SegmentationSummary summary;
   writeAtomically(outputDirectory / relativeFile,
-                  [&](const fs::path& file) { dicom::writeSegmentation(request, file); });
+                  [&](const fs::path& file) { summary = dicom::writeSegmentation(request, file); });
+  spdlog::debug(
+      "{}: {} bone, {} callus, {} metal frames in {:.0f} ms", relativeFile, summary.frames[0],
+      summary.frames[1], summary.frames[2],
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
 
   dicom::CallusEntry callus;
   callus.ctSeriesInstanceUid = series.seriesInstanceUid;
