@@ -335,6 +335,7 @@ TEST_F(DicomExport, SameInputSameFilesByteForByte) {
   const unionscope::AnalyzeOutcome again = analyze("again");
   const fs::path second = directory_->path() / "again";
   EXPECT_EQ(readBytes(out() / "report.json"), readBytes(second / "report.json"));
+  EXPECT_EQ(readBytes(out() / "report.html"), readBytes(second / "report.html"));
   for (const json& tp : report_["timepoints"]) {
     const std::string sr = tp["sr_file"].get<std::string>();
     EXPECT_EQ(readBytes(out() / sr), readBytes(second / sr)) << sr;

@@ -4,6 +4,7 @@
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/HtmlReport.h"
 #include "unionscope/pipeline/OutputFiles.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
@@ -530,6 +531,8 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
   const std::string reportText = report.dump(2) + "\n";
   writeFileAtomically(outcome.report, reportText);
   writeFileAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
+  writeFileAtomically(options.outputDirectory / "report.html",
+                      htmlReport(report, options.outputDirectory));
 
   Json inputs = Json::array();
   for (const fs::path& input : options.inputs) {
@@ -559,6 +562,7 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
       {"input_files", inputHashes(*patient, rejectedFiles)},
       {"rejected_files", rejected},
       {"report_sha256", sha256OfFile(reportPath)},
+      {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},
       {"dicom_outputs", dicomOutputs}};
   writeFileAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
   return outcome;
