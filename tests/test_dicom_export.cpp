@@ -5,6 +5,7 @@
 
 #include "TestSupport.h"
 #include "unionscope/pipeline/Analyze.h"
+#include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
 #include "unionscope/pipeline/dicom/ExportCodes.h"
 #include "unionscope/sample_data/Phantom.h"
@@ -365,6 +366,93 @@ TEST_F(DicomExport, OneFailedVisitDoesNotLoseTheOthers) {
   ASSERT_TRUE(kept["sr_file"].is_string());
   EXPECT_TRUE(fs::is_regular_file(folder / kept["sr_file"].get<std::string>()));
   EXPECT_EQ(kept["cortices"], report_["timepoints"][1]["cortices"]);
+}
+
+/// The text of an attribute of a file's dataset (top level).
+std::string attribute(const fs::path& file, const DcmTagKey& tag) {
+  DcmFileFormat dcm;
+  EXPECT_TRUE(dcm.loadFile(OFFilename(file.c_str())).good()) << file;
+  OFString value;
+  dcm.getDataset()->findAndGetOFStringArray(tag, value);
+  return value.c_str();
+}
+
+TEST_F(DicomExport, DeidentifiedFilesKeepIntervalsAndLinksButNoIdentity) {
+  unionscope::AnalyzeOptions options;
+  options.inputs = {directory_->path() / "patient" / "dicom"};
+  options.outputDirectory = directory_->path() / "deidentified";
+  options.referenceDate = "2025-03-03";
+  options.deidentify.enabled = true;
+  options.deidentify.secret = "test secret";
+  options.deidentify.dateShiftDays = -1000;
+  const unionscope::AnalyzeOutcome outcome = unionscope::analyzePatient(options);
+  EXPECT_EQ(outcome.exportsFailed, 0);
+  const json report = json::parse(readBytes(options.outputDirectory / "report.json"));
+  const std::string patientId = report_["patient_id"].get<std::string>();
+  // The scores do not change.
+  EXPECT_EQ(report["timepoints"], report_["timepoints"]);
+  const bool haveDciodvfy = std::system("command -v dciodvfy > /dev/null 2>&1") == 0;
+  std::string pseudonym;
+  for (const json& tp : report["timepoints"]) {
+    std::set<std::string> sourceUids{tp["study_instance_uid"].get<std::string>()};
+    std::string segFile;
+    for (const json& series : tp["series"]) {
+      sourceUids.insert(series["series_instance_uid"].get<std::string>());
+      for (const json& source : series["source_files"]) {
+        sourceUids.insert(sopInstanceUidOf(source.get<std::string>()));
+      }
+      segFile = series.contains("seg_file") ? series["seg_file"].get<std::string>() : segFile;
+    }
+    ASSERT_FALSE(segFile.empty());
+    const fs::path sr = options.outputDirectory / tp["sr_file"].get<std::string>();
+    const fs::path seg = options.outputDirectory / segFile;
+    const long studyDay = *unionscope::daysSinceEpoch(tp["study_date"].get<std::string>());
+    for (const fs::path& file : {sr, seg}) {
+      const std::string bytes = readBytes(file);
+      EXPECT_EQ(bytes.find(patientId), std::string::npos) << file << " names the patient";
+      for (const std::string& uid : sourceUids) {
+        EXPECT_EQ(bytes.find(uid), std::string::npos) << file << " carries a source UID";
+      }
+      EXPECT_EQ(attribute(file, DCM_PatientIdentityRemoved), "YES");
+      EXPECT_EQ(attribute(file, DCM_LongitudinalTemporalInformationModified), "MODIFIED");
+      EXPECT_EQ(attribute(file, DCM_StudyDate), unionscope::dicomDate(studyDay - 1000)) << file;
+      EXPECT_TRUE(attribute(file, DCM_PatientBirthDate).empty());
+      pseudonym = pseudonym.empty() ? attribute(file, DCM_PatientID) : pseudonym;
+      EXPECT_EQ(attribute(file, DCM_PatientID), pseudonym) << "one pseudonym for every file";
+      EXPECT_EQ(attribute(file, DCM_PatientName), pseudonym);
+      DcmFileFormat dcm;
+      ASSERT_TRUE(dcm.loadFile(OFFilename(file.c_str())).good());
+      std::set<std::string> methods;
+      for (unsigned long i = 0;; ++i) {
+        DcmItem* item = nullptr;
+        if (dcm.getDataset()
+                ->findAndGetSequenceItem(DCM_DeidentificationMethodCodeSequence, item,
+                                         static_cast<signed long>(i))
+                .bad()) {
+          break;
+        }
+        OFString code;
+        item->findAndGetOFString(DCM_CodeValue, code);
+        methods.insert(code.c_str());
+      }
+      EXPECT_EQ(methods, (std::set<std::string>{"113100", "113105", "113107"})) << file;
+      if (haveDciodvfy) {
+        const std::string command = "dciodvfy '" + file.string() + "' 2>&1 | grep -c '^Error'";
+        FILE* pipe = popen(command.c_str(), "r");
+        ASSERT_NE(pipe, nullptr);
+        char count[16] = {};
+        EXPECT_NE(fgets(count, sizeof count, pipe), nullptr);
+        pclose(pipe);
+        EXPECT_EQ(std::string(count), "0\n") << file;
+      }
+    }
+    // The SR still points at the SEG: both UIDs were mapped the same way.
+    EXPECT_NE(readBytes(sr).find(attribute(seg, DCM_SOPInstanceUID)), std::string::npos);
+  }
+  EXPECT_EQ(pseudonym.rfind("ANON-", 0), 0U) << pseudonym;
+  const json audit = json::parse(readBytes(options.outputDirectory / "audit.json"));
+  EXPECT_EQ(audit["dicom_deidentification"]["pseudonym"], pseudonym);
+  EXPECT_EQ(audit["dicom_deidentification"]["date_shift_days"], -1000);
 }
 
 TEST_F(DicomExport, NoDicomWhenNotAskedFor) {

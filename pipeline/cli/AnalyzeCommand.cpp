@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
 namespace unionscope::cli {
 
@@ -18,6 +20,9 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::string view;
     std::vector<double> fractureHint;
     bool noDicom = false;
+    bool deidentify = false;
+    std::string pseudonym;
+    std::optional<long> dateShiftDays;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -45,6 +50,15 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       ->expected(3);
   command->add_flag("--no-dicom", options->noDicom,
                     "Do not write DIR/dicom/ (DICOM SEG per CT series, SR TID 1500 per visit)");
+  command->add_flag(
+      "--deidentify", options->deidentify,
+      "De-identify DIR/dicom/ (PS3.15 Basic Profile, modified dates kept consistent); keyed by "
+      "the environment variable UNIONSCOPE_DEIDENTIFY_SECRET. report.json, audit.json and "
+      "report.html still identify the patient");
+  command->add_option("--pseudonym", options->pseudonym,
+                      "With --deidentify: Patient ID and Name to write (default: derived)");
+  command->add_option("--date-shift-days", options->dateShiftDays,
+                      "With --deidentify: days added to every date (default: derived)");
   return [options]() {
     AnalyzeOptions analyze;
     analyze.inputs.assign(options->inputs.begin(), options->inputs.end());
@@ -57,6 +71,19 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     }
     analyze.viewHint = options->view;
     analyze.writeDicom = !options->noDicom;
+    analyze.deidentify.enabled = options->deidentify;
+    if (options->deidentify) {
+      const char* secret = std::getenv("UNIONSCOPE_DEIDENTIFY_SECRET");
+      analyze.deidentify.secret = secret != nullptr ? secret : "";
+      if (analyze.deidentify.secret.empty() && options->pseudonym.empty()) {
+        spdlog::warn("--deidentify without UNIONSCOPE_DEIDENTIFY_SECRET: the pseudonym, date "
+                     "shift and UIDs can be recomputed by anyone who knows the Patient ID");
+      }
+      if (!options->pseudonym.empty()) {
+        analyze.deidentify.pseudonym = options->pseudonym;
+      }
+      analyze.deidentify.dateShiftDays = options->dateShiftDays;
+    }
     if (options->fractureHint.size() == 3) {
       analyze.ct.fractureHint = std::array<double, 3>{
           options->fractureHint[0], options->fractureHint[1], options->fractureHint[2]};

@@ -135,11 +135,12 @@ struct SeriesReport {
 /// (its scores stand) and counted, never thrown.
 void exportSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumePlan& plan,
                         const CtAnalysisResult& result, const AnalyzeOptions& options,
-                        const std::string& label, SeriesReport& report) {
+                        const std::string& label,
+                        const std::optional<dicom::Deidentification>& deid, SeriesReport& report) {
   std::string file;
   try {
     report.callus = writeSeriesSegmentation(series, plan, result, report.json,
-                                            options.outputDirectory, label, file);
+                                            options.outputDirectory, label, file, deid);
     report.json["seg_file"] = file;
   } catch (const std::exception& error) {
     report.json["seg_file"] = nullptr;
@@ -156,7 +157,8 @@ void exportSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumeP
 }
 
 SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOptions& options,
-                             const fs::path& image, const std::string& label) {
+                             const fs::path& image, const std::string& label,
+                             const std::optional<dicom::Deidentification>& deid) {
   SeriesReport report;
   Json& json = report.json;
   const dicom::CtVolumePlan plan = dicom::planCtVolume(series);
@@ -205,7 +207,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
           }
         }
       }
-      exportSegmentation(series, plan, result, options, label, report);
+      exportSegmentation(series, plan, result, options, label, deid, report);
     }
   } catch (const std::exception& error) {
     json["status"] = "failed";
@@ -403,6 +405,13 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
     }
   }
 
+  std::optional<dicom::Deidentification> deidentification;
+  if (options.deidentify.enabled) {
+    deidentification =
+        deidentificationFor(patient->patientId, options.deidentify.secret,
+                            options.deidentify.pseudonym, options.deidentify.dateShiftDays);
+  }
+
   Json timepoints = Json::array();
   std::map<std::string, int> lateralityVotes;
   std::vector<std::pair<std::string, bool>> unionByVisit;
@@ -420,6 +429,7 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
     Json seriesJson = Json::array();
     std::optional<CortexScores> combined;
     VisitExport visitExport;
+    visitExport.deidentification = deidentification;
     for (const dicom::SeriesGroup& series : study->series) {
       Json entry = {{"series_instance_uid", series.seriesInstanceUid},
                     {"modality", series.modality},
@@ -433,7 +443,7 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
         const fs::path image =
             options.outputDirectory / "images" /
             fmt::format("{}_series{}_unrolled_cortex.png", label, series.seriesNumber.value_or(0));
-        report = analyseCtSeries(series, options, image, label);
+        report = analyseCtSeries(series, options, image, label, deidentification);
         if (report.ok) {
           visitExport.images.insert(visitExport.images.end(), report.images.begin(),
                                     report.images.end());
@@ -563,7 +573,13 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patientGroup,
       {"rejected_files", rejected},
       {"report_sha256", sha256OfFile(reportPath)},
       {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},
-      {"dicom_outputs", dicomOutputs}};
+      {"dicom_outputs", dicomOutputs},
+      {"dicom_deidentification", deidentification
+                                     ? Json{{"method", dicom::kDeidentificationMethod},
+                                            {"pseudonym", deidentification->pseudonym},
+                                            {"date_shift_days", deidentification->dateShiftDays},
+                                            {"keyed_by_secret", !options.deidentify.secret.empty()}}
+                                     : Json(nullptr)}};
   writeFileAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
   return outcome;
 }

@@ -98,7 +98,8 @@ dicom::CallusEntry writeSeriesSegmentation(const dicom::SeriesGroup& series,
                                            const dicom::CtVolumePlan& plan,
                                            const CtAnalysisResult& result, const Json& seriesJson,
                                            const fs::path& outputDirectory,
-                                           const std::string& label, std::string& relativeFile) {
+                                           const std::string& label, std::string& relativeFile,
+                                           const std::optional<dicom::Deidentification>& deid) {
   const int seriesNumber = series.seriesNumber.value_or(0);
   relativeFile =
       fmt::format("{}/{}_series{}_SEG.dcm", kDicomOutputFolder, fileSafe(label), seriesNumber);
@@ -115,6 +116,7 @@ dicom::CallusEntry writeSeriesSegmentation(const dicom::SeriesGroup& series,
   // Derived series number out of the way of the scanner's (a convention, not a rule).
   request.seriesNumber = 1000 + seriesNumber;
   request.seriesDescription = fmt::format("UnionScope bone, callus, metal {}", label);
+  request.deidentification = deid;
   const auto start = std::chrono::steady_clock::now();
   dicom::SegmentationSummary summary;
   writeAtomically(outputDirectory / relativeFile,
@@ -170,9 +172,22 @@ std::string writeVisitReport(const Json& timepoint, const VisitExport& visit,
   // One device: the same UID for every report of this software.
   request.deviceObserverUid = dicom::UidFactory(fnv1a(kSoftwareName)).uid("device-observer");
   request.seriesNumber = 999;
+  request.deidentification = visit.deidentification;
   writeAtomically(outputDirectory / relativeFile,
                   [&](const fs::path& file) { dicom::writeMeasurementReport(request, file); });
   return relativeFile;
+}
+
+dicom::Deidentification deidentificationFor(const std::string& patientId, const std::string& secret,
+                                            const std::optional<std::string>& pseudonym,
+                                            const std::optional<long>& dateShiftDays) {
+  const std::uint64_t key = fnv1a(fmt::format("{}|{}", secret, patientId));
+  dicom::Deidentification how;
+  how.pseudonym = pseudonym.value_or(fmt::format("ANON-{:010X}", key & 0xFFFFFFFFFFULL));
+  // Back by 1 to 10 years: whole days keep weekdays' spacing and intervals exact.
+  how.dateShiftDays = dateShiftDays.value_or(-365 - static_cast<long>((key >> 40U) % (9 * 365)));
+  how.uidSecret = fmt::format("{}|uids|{}", secret, patientId);
+  return how;
 }
 
 } // namespace unionscope

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,8 @@ dicom::CallusEntry writeSeriesSegmentation(const dicom::SeriesGroup& series,
                                            const CtAnalysisResult& result,
                                            const nlohmann::ordered_json& seriesJson,
                                            const std::filesystem::path& outputDirectory,
-                                           const std::string& label, std::string& relativeFile);
+                                           const std::string& label, std::string& relativeFile,
+                                           const std::optional<dicom::Deidentification>& deid);
 
 /// What the SR of one visit is built from: the visit's report entry and, per
 /// analysed CT series, its images and its callus (with the SEG, if any).
@@ -40,11 +42,18 @@ struct VisitExport {
   std::vector<dicom::DicomFileHeader> images;
   std::vector<dicom::CallusEntry> callus;
   std::string laterality = "unknown";
+  std::optional<dicom::Deidentification> deidentification;
 };
 
 /// Writes DIR/dicom/<label>_SR.dcm and returns its path relative to DIR.
 /// Throws with the file and the reason.
 std::string writeVisitReport(const nlohmann::ordered_json& timepoint, const VisitExport& visit,
                              const std::filesystem::path& outputDirectory);
+
+/// The de-identification of a patient's exports: the options' values, else
+/// derived from the secret and the Patient ID (deterministic).
+dicom::Deidentification deidentificationFor(const std::string& patientId, const std::string& secret,
+                                            const std::optional<std::string>& pseudonym,
+                                            const std::optional<long>& dateShiftDays);
 
 } // namespace unionscope

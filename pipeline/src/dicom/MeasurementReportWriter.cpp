@@ -1,3 +1,4 @@
+#include "Deidentify.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
@@ -318,6 +319,9 @@ void writeMeasurementReport(const MeasurementReportRequest& request, const fs::p
         std::pair{DCM_ContentTime, studyTime}, std::pair{DCM_SeriesDate, studyDate},
         std::pair{DCM_SeriesTime, studyTime}}) {
     check(dataset.putAndInsertOFStringArray(tag, value), DcmTag(tag).getTagName());
+  }
+  if (request.deidentification) {
+    deidentifyDataset(dataset, *request.deidentification);
   }
   fs::create_directories(file.parent_path());
   check(out.saveFile(OFFilename(file.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,

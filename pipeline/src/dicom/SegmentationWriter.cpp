@@ -1,3 +1,4 @@
+#include "Deidentify.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
@@ -223,8 +224,15 @@ SegmentationSummary writeSegmentation(const SegmentationRequest& request, const 
   }
   seg->getCommonInstanceReference().addReferences(references, studyUid);
 
+  DcmFileFormat out;
+  check(seg->writeDataset(*out.getDataset()), "dataset");
+  if (request.deidentification) {
+    deidentifyDataset(*out.getDataset(), *request.deidentification);
+  }
   fs::create_directories(file.parent_path());
-  check(seg->saveFile(file.c_str(), EXS_LittleEndianExplicit), "save");
+  check(out.saveFile(OFFilename(file.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
+                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta),
+        "save");
   return summary;
 }
 

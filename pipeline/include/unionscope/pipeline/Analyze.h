@@ -4,6 +4,7 @@
 // that explain each score out.
 
 #include "unionscope/filters/CtUnionAnalysis.h"
+#include "unionscope/pipeline/dicom/DicomExport.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
 #include <filesystem>
@@ -24,6 +25,17 @@ struct AnalyzeOptions {
   /// TID 1500 SR per scored visit, listed in report.json ("seg_file",
   /// "sr_file") and audit.json.
   bool writeDicom = true;
+  /// De-identify DIR/dicom/ (PS3.15 Basic Profile, Retain Longitudinal
+  /// Temporal Information with Modified Dates). report.json, audit.json and
+  /// report.html are not de-identified.
+  struct Deidentify {
+    bool enabled = false;
+    /// Keys the pseudonym, the date shift and the UIDs. Without one they
+    /// follow from the Patient ID alone: anyone who knows it can recompute them.
+    std::string secret;
+    std::optional<std::string> pseudonym; ///< default: "ANON-" + 10 hex digits
+    std::optional<long> dateShiftDays;    ///< default: 1 to 10 years back
+  } deidentify;
 };
 
 struct AnalyzeOutcome {

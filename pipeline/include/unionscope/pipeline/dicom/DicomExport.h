@@ -20,6 +20,24 @@
 
 namespace unionscope::dicom {
 
+/// How exported files are de-identified (PS3.15 Annex E: Basic Application
+/// Level Confidentiality Profile, Retain Longitudinal Temporal Information
+/// with Modified Dates Option, Clean Descriptors Option). The same values
+/// give the same pseudonyms, dates and UIDs, so the visits of a patient stay
+/// linked and intervals between them stay exact.
+/// De-identification Method (0012,0063) of de-identified exports (LO: at
+/// most 64 characters); the code sequence says the same in DCM codes.
+inline constexpr const char* kDeidentificationMethod =
+    "PS3.15 E Basic Profile, Modified Dates, Clean Descriptors";
+
+struct Deidentification {
+  std::string pseudonym;  ///< replaces Patient ID and Patient's Name
+  long dateShiftDays = 0; ///< added to every date (times are kept)
+  /// UIDs other than DICOM's own (1.2.840.10008.*) become 2.25 UIDs derived
+  /// from this secret and the original UID.
+  std::string uidSecret;
+};
+
 /// Segment numbers of the SEG (and CtLabel values of the label map).
 inline constexpr int kSegmentBone = 1;
 inline constexpr int kSegmentCallus = 2;
@@ -35,6 +53,7 @@ struct SegmentationRequest {
   std::string dimensionOrganizationUid;
   int seriesNumber = 1;
   std::string seriesDescription;
+  std::optional<Deidentification> deidentification;
 };
 
 struct SegmentationSummary {
@@ -82,6 +101,7 @@ struct MeasurementReportRequest {
   /// Tracking Unique Identifiers of the measurement groups are derived from this.
   std::string trackingUidPrefix;
   int seriesNumber = 1;
+  std::optional<Deidentification> deidentification;
 };
 
 /// Writes an Enhanced SR with the TID 1500 tree. Throws DicomError naming
