@@ -349,6 +349,22 @@ TEST_F(DicomExport, SameInputSameFilesByteForByte) {
   }
 }
 
+TEST_F(DicomExport, MovingTheInputKeepsTheFiles) {
+  const fs::path moved = directory_->path() / "moved";
+  fs::create_directories(moved);
+  fs::copy(directory_->path() / "patient" / "dicom", moved / "elsewhere",
+           fs::copy_options::recursive);
+  unionscope::AnalyzeOptions options;
+  options.inputs = {moved / "elsewhere"};
+  options.outputDirectory = moved / "out";
+  options.referenceDate = "2025-03-03";
+  unionscope::analyzePatient(options);
+  for (const json& tp : report_["timepoints"]) {
+    const std::string sr = tp["sr_file"].get<std::string>();
+    EXPECT_EQ(readBytes(out() / sr), readBytes(options.outputDirectory / sr)) << sr;
+  }
+}
+
 TEST_F(DicomExport, OneFailedVisitDoesNotLoseTheOthers) {
   // A folder where the first visit's SR should go: that file cannot be written.
   const fs::path folder = directory_->path() / "blocked";

@@ -17,20 +17,28 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
-/// 64-bit FNV-1a: the seed of an output's UIDs, from what the output says.
-std::uint64_t fnv1a(std::string_view text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    hash = (hash ^ c) * 0x100000001b3ULL;
+/// `content` without where the inputs lie on disk ("source_files"), at any
+/// depth: moving the input folder does not change what is reported.
+Json withoutPaths(Json content) {
+  if (content.is_object()) {
+    content.erase("source_files");
+    for (auto& [key, value] : content.items()) {
+      value = withoutPaths(value);
+    }
+  } else if (content.is_array()) {
+    for (Json& value : content) {
+      value = withoutPaths(value);
+    }
   }
-  return hash;
+  return content;
 }
 
 /// UIDs of an output: a function of the software version and of the values
 /// it carries, so the same input gives the same UIDs and changed results
 /// never reuse a UID.
 dicom::UidFactory uidsFor(const std::string& identity, const Json& content) {
-  return dicom::UidFactory(fnv1a(fmt::format("{}|{}|{}", kVersion, identity, content.dump())));
+  return dicom::UidFactory(dicom::UidFactory::seedOf(
+      fmt::format("{}|{}|{}", kVersion, identity, withoutPaths(content).dump())));
 }
 
 /// The source image behind each slice of the loaded volume: the slice itself,
@@ -170,7 +178,8 @@ std::string writeVisitReport(const Json& timepoint, const VisitExport& visit,
   request.sopInstanceUid = uids.uid("instance");
   request.trackingUidPrefix = uids.uid("tracking");
   // One device: the same UID for every report of this software.
-  request.deviceObserverUid = dicom::UidFactory(fnv1a(kSoftwareName)).uid("device-observer");
+  request.deviceObserverUid =
+      dicom::UidFactory(dicom::UidFactory::seedOf(kSoftwareName)).uid("device-observer");
   request.seriesNumber = 999;
   request.deidentification = visit.deidentification;
   writeAtomically(outputDirectory / relativeFile,
@@ -181,7 +190,7 @@ std::string writeVisitReport(const Json& timepoint, const VisitExport& visit,
 dicom::Deidentification deidentificationFor(const std::string& patientId, const std::string& secret,
                                             const std::optional<std::string>& pseudonym,
                                             const std::optional<long>& dateShiftDays) {
-  const std::uint64_t key = fnv1a(fmt::format("{}|{}", secret, patientId));
+  const std::uint64_t key = dicom::UidFactory::seedOf(fmt::format("{}|{}", secret, patientId));
   dicom::Deidentification how;
   how.pseudonym = pseudonym.value_or(fmt::format("ANON-{:010X}", key & 0xFFFFFFFFFFULL));
   // Back by 1 to 10 years: whole days keep weekdays' spacing and intervals exact.

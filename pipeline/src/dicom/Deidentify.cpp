@@ -44,7 +44,8 @@ const DcmTagKey kRemove[] = {DCM_IssuerOfPatientID,
 
 class Deidentifier {
 public:
-  explicit Deidentifier(const Deidentification& how) : how_(how), uids_(seedOf(how.uidSecret)) {}
+  explicit Deidentifier(const Deidentification& how)
+      : how_(how), uids_(UidFactory::seedOf(how.uidSecret)) {}
 
   /// Dates shifted, UIDs remapped and private attributes removed at every
   /// depth (the SR content tree carries dates and UIDs of its own).
@@ -95,14 +96,6 @@ public:
   }
 
 private:
-  static std::uint64_t seedOf(const std::string& secret) {
-    std::uint64_t hash = 0xcbf29ce484222325ULL; // FNV-1a
-    for (unsigned char c : secret) {
-      hash = (hash ^ c) * 0x100000001b3ULL;
-    }
-    return hash;
-  }
-
   static void check(const OFCondition& status, const DcmTagKey& tag) {
     if (status.bad()) {
       throw DicomError(fmt::format("de-identification: cannot change {}: {}",

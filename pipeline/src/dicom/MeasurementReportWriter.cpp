@@ -1,4 +1,5 @@
 #include "Deidentify.h"
+#include "ExportSupport.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
@@ -18,21 +19,6 @@ namespace unionscope::dicom {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Turns a failed DCMTK call into a DicomError naming the file and the step.
-class Checker {
-public:
-  explicit Checker(const fs::path& file) : file_(file) {}
-  void operator()(const OFCondition& status, const std::string& what) const {
-    if (status.bad()) {
-      throw DicomError(fmt::format("{}: cannot write the measurement report ({}): {}",
-                                   file_.string(), what, status.text()));
-    }
-  }
-
-private:
-  const fs::path& file_;
-};
 
 DSRCodedEntryValue code(const CodedConcept& concept) {
   return DSRCodedEntryValue(concept.value.c_str(), concept.scheme.c_str(), concept.meaning.c_str());
@@ -63,22 +49,10 @@ const CodedConcept& cortexModifier(Cortex cortex) {
   return codes::kLateral;
 }
 
-std::unique_ptr<DcmFileFormat> loadHeader(const fs::path& source) {
-  auto file = std::make_unique<DcmFileFormat>();
-  // Values longer than 4 kB (pixel data) stay on disk.
-  const OFCondition status =
-      file->loadFile(OFFilename(source.c_str()), EXS_Unknown, EGL_noChange, 4096);
-  if (status.bad()) {
-    throw DicomError(
-        fmt::format("{}: cannot read the source image: {}", source.string(), status.text()));
-  }
-  return file;
-}
-
 using Group = TID1500_MeasurementReport::TID1501_Measurements;
 
 void addCortexGroup(TID1500_MeasurementReport& report, const MeasurementReportRequest& request,
-                    Cortex cortex, const Checker& check) {
+                    Cortex cortex, const ExportChecker& check) {
   const CortexEntry& entry = request.cortices[static_cast<std::size_t>(cortex)];
   const std::string name = fmt::format("{} {} cortex", request.timepointLabel, cortexKey(cortex));
   check(report.addIndividualMeasurements(), name);
@@ -115,7 +89,7 @@ void addCortexGroup(TID1500_MeasurementReport& report, const MeasurementReportRe
 }
 
 void addScoreGroup(TID1500_MeasurementReport& report, const MeasurementReportRequest& request,
-                   const Checker& check) {
+                   const ExportChecker& check) {
   const std::string name = fmt::format("{} union scores", request.timepointLabel);
   check(report.addIndividualMeasurements(), name);
   Group& group = report.getIndividualMeasurements();
@@ -150,7 +124,7 @@ void addScoreGroup(TID1500_MeasurementReport& report, const MeasurementReportReq
 /// Callus of one CT series: a volumetric ROI group (TID 1411) that points at
 /// the callus segment of the SEG when there is one, else a plain group.
 void addCallusGroup(TID1500_MeasurementReport& report, const MeasurementReportRequest& request,
-                    const CallusEntry& callus, std::size_t index, const Checker& check) {
+                    const CallusEntry& callus, std::size_t index, const ExportChecker& check) {
   const std::string name =
       fmt::format("{} callus series {}", request.timepointLabel, callus.ctSeriesNumber);
   const std::string trackingUid = fmt::format("{}.{}", request.trackingUidPrefix, 6 + index);
@@ -224,7 +198,7 @@ void copyStudyAttributes(DcmItem& from, DcmItem& to) {
 } // namespace
 
 void writeMeasurementReport(const MeasurementReportRequest& request, const fs::path& file) {
-  const Checker check(file);
+  const ExportChecker check(file, "measurement report");
   if (request.sourceImages.empty()) {
     throw DicomError(fmt::format("{}: no source images to report on", file.string()));
   }
@@ -239,7 +213,7 @@ void writeMeasurementReport(const MeasurementReportRequest& request, const fs::p
   // Image library: every image measured, with the common descriptors once.
   std::vector<std::unique_ptr<DcmFileFormat>> headers;
   for (const DicomFileHeader& image : request.sourceImages) {
-    headers.push_back(loadHeader(image.path));
+    headers.push_back(loadSourceHeader(image.path));
   }
   TID1600_ImageLibrary& library = report.getImageLibrary();
   check(library.createNewImageLibrary(), "image library");
@@ -306,27 +280,21 @@ void writeMeasurementReport(const MeasurementReportRequest& request, const fs::p
   copyStudyAttributes(source, dataset);
   // Deterministic identity and dates: UIDs from the caller, dates of the
   // source study (the content is a statement about that study).
-  OFString studyDate;
-  OFString studyTime;
-  source.findAndGetOFString(DCM_StudyDate, studyDate);
-  source.findAndGetOFString(DCM_StudyTime, studyTime);
+  const SourceDates dates = sourceDates(source);
   check(dataset.putAndInsertString(DCM_SeriesInstanceUID, request.seriesInstanceUid.c_str()),
         "series UID");
   check(dataset.putAndInsertString(DCM_SOPInstanceUID, request.sopInstanceUid.c_str()), "SOP UID");
   for (const auto& [tag, value] :
-       {std::pair{DCM_InstanceCreationDate, studyDate},
-        std::pair{DCM_InstanceCreationTime, studyTime}, std::pair{DCM_ContentDate, studyDate},
-        std::pair{DCM_ContentTime, studyTime}, std::pair{DCM_SeriesDate, studyDate},
-        std::pair{DCM_SeriesTime, studyTime}}) {
+       {std::pair{DCM_InstanceCreationDate, dates.date},
+        std::pair{DCM_InstanceCreationTime, dates.time}, std::pair{DCM_ContentDate, dates.date},
+        std::pair{DCM_ContentTime, dates.time}, std::pair{DCM_SeriesDate, dates.date},
+        std::pair{DCM_SeriesTime, dates.time}}) {
     check(dataset.putAndInsertOFStringArray(tag, value), DcmTag(tag).getTagName());
   }
   if (request.deidentification) {
     deidentifyDataset(dataset, *request.deidentification);
   }
-  fs::create_directories(file.parent_path());
-  check(out.saveFile(OFFilename(file.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
-                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta),
-        "save");
+  check(saveExport(out, file), "save");
 }
 
 } // namespace unionscope::dicom

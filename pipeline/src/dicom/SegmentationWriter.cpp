@@ -1,4 +1,5 @@
 #include "Deidentify.h"
+#include "ExportSupport.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
@@ -27,21 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Turns a failed DCMTK call into a DicomError naming the file and the step.
-class Checker {
-public:
-  explicit Checker(const fs::path& file) : file_(file) {}
-  void operator()(const OFCondition& status, const char* what) const {
-    if (status.bad()) {
-      throw DicomError(fmt::format("{}: cannot write the segmentation ({}): {}", file_.string(),
-                                   what, status.text()));
-    }
-  }
-
-private:
-  const fs::path& file_;
-};
-
 CodeSequenceMacro code(const CodedConcept& concept) {
   return CodeSequenceMacro(concept.value.c_str(), concept.scheme.c_str(), concept.meaning.c_str());
 }
@@ -59,23 +45,10 @@ const std::array<SegmentSpec, 3> kSegments{{
     {kSegmentMetal, "Metal", codes::kPhysicalObjectCategory, codes::kMetal},
 }};
 
-/// The first source image's header (no pixel data: large values stay on
-/// disk) for the Patient, Study and Frame of Reference modules.
-std::unique_ptr<DcmFileFormat> loadHeader(const fs::path& source) {
-  auto file = std::make_unique<DcmFileFormat>();
-  const OFCondition status =
-      file->loadFile(OFFilename(source.c_str()), EXS_Unknown, EGL_noChange, 4096);
-  if (status.bad()) {
-    throw DicomError(
-        fmt::format("{}: cannot read the source image: {}", source.string(), status.text()));
-  }
-  return file;
-}
-
 } // namespace
 
 SegmentationSummary writeSegmentation(const SegmentationRequest& request, const fs::path& file) {
-  const Checker check(file);
+  const ExportChecker check(file, "segmentation");
   const MaskImage& labels = *request.labels;
   const auto size = labels.GetLargestPossibleRegion().GetSize();
   if (request.sliceSources.size() != size[2] || size[0] > 65535 || size[1] > 65535) {
@@ -93,15 +66,12 @@ SegmentationSummary writeSegmentation(const SegmentationRequest& request, const 
         "create");
   const std::unique_ptr<DcmSegmentation> seg(created);
 
-  const std::unique_ptr<DcmFileFormat> source = loadHeader(request.sliceSources.front().path);
+  const std::unique_ptr<DcmFileFormat> source = loadSourceHeader(request.sliceSources.front().path);
   check(seg->importFromSourceImage(*source->getDataset()), "import patient and study");
   OFString studyUid;
-  OFString studyDate;
-  OFString studyTime;
   OFString patientId;
   source->getDataset()->findAndGetOFString(DCM_StudyInstanceUID, studyUid);
-  source->getDataset()->findAndGetOFString(DCM_StudyDate, studyDate);
-  source->getDataset()->findAndGetOFString(DCM_StudyTime, studyTime);
+  const SourceDates dates = sourceDates(*source->getDataset());
   source->getDataset()->findAndGetOFString(DCM_PatientID, patientId);
   check(seg->getSeries().setSeriesInstanceUID(request.seriesInstanceUid.c_str()), "series UID");
   check(seg->getSeries().setSeriesNumber(std::to_string(request.seriesNumber).c_str()),
@@ -110,10 +80,10 @@ SegmentationSummary writeSegmentation(const SegmentationRequest& request, const 
         "series description");
   check(seg->getSOPCommon().setSOPInstanceUID(request.sopInstanceUid.c_str()), "SOP UID");
   // Dates from the source study: the same input always writes the same file.
-  check(seg->getSOPCommon().setInstanceCreationDate(studyDate), "creation date");
-  check(seg->getSOPCommon().setInstanceCreationTime(studyTime), "creation time");
-  check(seg->getGeneralImage().setContentDate(studyDate), "content date");
-  check(seg->getGeneralImage().setContentTime(studyTime), "content time");
+  check(seg->getSOPCommon().setInstanceCreationDate(dates.date), "creation date");
+  check(seg->getSOPCommon().setInstanceCreationTime(dates.time), "creation time");
+  check(seg->getGeneralImage().setContentDate(dates.date), "content date");
+  check(seg->getGeneralImage().setContentTime(dates.time), "content time");
 
   // One plane orientation and pixel spacing for every frame.
   const auto spacing = labels.GetSpacing();
@@ -229,10 +199,7 @@ SegmentationSummary writeSegmentation(const SegmentationRequest& request, const 
   if (request.deidentification) {
     deidentifyDataset(*out.getDataset(), *request.deidentification);
   }
-  fs::create_directories(file.parent_path());
-  check(out.saveFile(OFFilename(file.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
-                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta),
-        "save");
+  check(saveExport(out, file), "save");
   return summary;
 }
 
