@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <utility>
 
 namespace {
 
@@ -31,10 +32,13 @@ TEST(LabelMap, OffByDefault) {
 }
 
 TEST(LabelMap, CallusVoxelsMatchTheMeasuredVolumeAndMetalIsLabelled) {
-  for (const phantom::Implant implant : {phantom::Implant::None, phantom::Implant::Plate}) {
+  // Early thin callus (visit 0) is where voxel centres alone over-count.
+  for (const auto& [implant, visitIndex] : {std::pair{phantom::Implant::None, std::size_t{0}},
+                                            std::pair{phantom::Implant::None, std::size_t{1}},
+                                            std::pair{phantom::Implant::Plate, std::size_t{1}}}) {
     const phantom::PatientSpec spec = phantom::makePatientSpec(7, phantom::Scenario::NormalHealing,
                                                                implant, phantom::SizePreset::Small);
-    const phantom::VisitVolume visit = phantom::renderVisitCt(spec, 1);
+    const phantom::VisitVolume visit = phantom::renderVisitCt(spec, visitIndex);
     CtAnalysisParameters parameters;
     parameters.produceLabelMap = true;
     const Laterality side = spec.laterality == 'R' ? Laterality::Right : Laterality::Left;
@@ -55,7 +59,7 @@ TEST(LabelMap, CallusVoxelsMatchTheMeasuredVolumeAndMetalIsLabelled) {
     const double voxelMm3 = spacing[0] * spacing[1] * spacing[2];
     ASSERT_GT(result.callusVolumeMm3, 100.0);
     EXPECT_NEAR(counts[kLabelCallus] * voxelMm3, result.callusVolumeMm3,
-                0.03 * result.callusVolumeMm3);
+                0.02 * result.callusVolumeMm3);
     EXPECT_GT(counts[kLabelBone], counts[kLabelCallus]);
     if (implant == phantom::Implant::None) {
       EXPECT_EQ(counts[kLabelMetal], 0U);
