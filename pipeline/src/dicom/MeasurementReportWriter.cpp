@@ -190,7 +190,10 @@ void copyStudyAttributes(DcmItem& from, DcmItem& to) {
     to.findAndDeleteElement(tag);
     DcmElement* element = nullptr;
     if (from.findAndGetElement(tag, element).good() && element != nullptr) {
-      to.insert(OFstatic_cast(DcmElement*, element->clone()), true);
+      std::unique_ptr<DcmObject> copy(element->clone());
+      if (to.insert(static_cast<DcmElement*>(copy.get()), OFTrue).good()) {
+        copy.release(); // the dataset owns it now
+      }
     }
   }
 }
