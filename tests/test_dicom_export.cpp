@@ -8,6 +8,7 @@
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
 #include "unionscope/pipeline/dicom/ExportCodes.h"
+#include "unionscope/pipeline/dicom/UidFactory.h"
 #include "unionscope/sample_data/Phantom.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -71,10 +72,12 @@ std::string sopInstanceUidOf(const fs::path& file) {
 /// The content of an SR, as values per measurement group (keyed by its
 /// Tracking Identifier) and concept meaning.
 struct SrValues {
-  std::map<std::string, std::map<std::string, std::string>> codes;   ///< code value
-  std::map<std::string, std::map<std::string, double>> numbers;      ///< numeric value
-  std::map<std::string, std::map<std::string, std::string>> units;   ///< unit code
-  std::map<std::string, std::map<std::string, std::string>> schemes; ///< coding scheme
+  std::map<std::string, std::map<std::string, std::string>> codes;      ///< code value
+  std::map<std::string, std::map<std::string, double>> numbers;         ///< numeric value
+  std::map<std::string, std::map<std::string, std::string>> units;      ///< unit code
+  std::map<std::string, std::map<std::string, std::string>> schemes;    ///< coding scheme
+  std::map<std::string, std::map<std::string, std::string>> texts;      ///< text value
+  std::map<std::string, std::map<std::string, std::string>> qualifiers; ///< numeric qualifier
 };
 
 SrValues readSr(const fs::path& file) {
@@ -97,6 +100,8 @@ SrValues readSr(const fs::path& file) {
     case DSRTypes::VT_Text:
       if (concept == "Tracking Identifier") {
         group = item.getStringValue().c_str();
+      } else {
+        values.texts[group][concept] = item.getStringValue().c_str();
       }
       break;
     case DSRTypes::VT_Code:
@@ -104,6 +109,11 @@ SrValues readSr(const fs::path& file) {
       values.schemes[group][concept] = item.getCodeValue().getCodingSchemeDesignator().c_str();
       break;
     case DSRTypes::VT_Num:
+      if (item.getNumericValue().getNumericValue().empty()) {
+        values.qualifiers[group][concept] =
+            item.getNumericValue().getNumericValueQualifier().getCodeValue().c_str();
+        break;
+      }
       values.numbers[group][concept] = std::stod(item.getNumericValue().getNumericValue().c_str());
       values.units[group][concept] =
           item.getNumericValue().getMeasurementUnit().getCodeValue().c_str();
@@ -219,6 +229,55 @@ TEST_F(DicomExport, SrValuesEqualTheReport) {
                 series["callus_mean_hu"].get<double>());
       EXPECT_EQ(sr.units.at(callus).at("Attenuation Coefficient"), "[hnsf'U]");
     }
+  }
+}
+
+TEST_F(DicomExport, SrSaysWhatCannotBeAssessed) {
+  // A visit whose medial and lateral cortices have no category (laterality
+  // unknown) and so no RUST, mRUST or union: the report is still valid.
+  namespace codes = unionscope::dicom::codes;
+  const unionscope::dicom::ScanResult scan =
+      unionscope::dicom::scanDicom({directory_->path() / "patient" / "dicom"});
+  unionscope::dicom::MeasurementReportRequest request;
+  for (const auto& series : scan.patients.at(0).studies.at(0).series) {
+    if (series.modality == "CT") {
+      request.sourceImages = series.instances;
+    }
+  }
+  ASSERT_FALSE(request.sourceImages.empty());
+  request.timepointLabel = "W12";
+  for (std::size_t c = 0; c < 4; ++c) {
+    if (c < 2) {
+      request.cortices[c].category = 3;
+      request.cortices[c].bridgedFraction = 0.5;
+    } else {
+      request.cortices[c].notAssessable = "laterality unknown";
+    }
+  }
+  const unionscope::dicom::UidFactory uids(99);
+  request.seriesInstanceUid = uids.uid("series");
+  request.sopInstanceUid = uids.uid("instance");
+  request.deviceObserverUid = uids.uid("device");
+  request.trackingUidPrefix = uids.uid("tracking");
+  const fs::path file = directory_->path() / "partial" / "SR.dcm";
+  unionscope::dicom::writeMeasurementReport(request, file);
+  const SrValues sr = readSr(file);
+  EXPECT_EQ(sr.codes.at("W12 anterior cortex").at(codes::kCortexCategory.meaning), "MRUST-3");
+  EXPECT_EQ(sr.codes.at("W12 medial cortex").count(codes::kCortexCategory.meaning), 0U);
+  EXPECT_EQ(sr.texts.at("W12 medial cortex").at(codes::kNotAssessable.meaning),
+            "laterality unknown");
+  // "Value unknown" (DCM 114010) where no number can be given.
+  EXPECT_EQ(sr.qualifiers.at("W12 medial cortex").at(codes::kBridgedFraction.meaning), "114010");
+  EXPECT_EQ(sr.qualifiers.at("W12 union scores").at(codes::kRust.meaning), "114010");
+  EXPECT_EQ(sr.codes.at("W12 union scores").count(codes::kUnion.meaning), 0U);
+  if (std::system("command -v dciodvfy > /dev/null 2>&1") == 0) {
+    const std::string command = "dciodvfy '" + file.string() + "' 2>&1 | grep -c '^Error'";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char count[16] = {};
+    EXPECT_NE(fgets(count, sizeof count, pipe), nullptr);
+    pclose(pipe);
+    EXPECT_EQ(std::string(count), "0\n");
   }
 }
 

@@ -25,6 +25,8 @@ public:
     }
   }
 
+  [[nodiscard]] std::string file() const { return file_.string(); }
+
 private:
   const std::filesystem::path& file_;
   const char* what_;

@@ -81,10 +81,16 @@ void addCortexGroup(TID1500_MeasurementReport& report, const MeasurementReportRe
                                          OFString(entry.notAssessable.c_str())),
           name + " not assessable");
   }
-  if (entry.bridgedFraction) {
-    const Group::MeasurementValue fraction(number(*entry.bridgedFraction).c_str(),
-                                           CMR_CID7181::NoUnits);
-    check(group.addMeasurement(code(codes::kBridgedFraction), fraction), name + " fraction");
+  // A measurement group needs a measurement (TID 1501 row 10): without a
+  // bridged fraction it is there, qualified as "value unknown".
+  const Group::MeasurementValue fraction =
+      entry.bridgedFraction
+          ? Group::MeasurementValue(number(*entry.bridgedFraction).c_str(), CMR_CID7181::NoUnits)
+          : Group::MeasurementValue(CMR_CID42::ValueUnknown);
+  check(group.addMeasurement(code(codes::kBridgedFraction), fraction), name + " fraction");
+  if (!group.isValid()) {
+    throw DicomError(
+        fmt::format("{}: the measurement group '{}' is not valid", check.file(), name));
   }
 }
 
@@ -98,18 +104,13 @@ void addScoreGroup(TID1500_MeasurementReport& report, const MeasurementReportReq
         name);
   check(group.setTimePoint(request.timepointLabel.c_str()), name);
   check(group.setFinding(code(codes::kFracture)), name);
-  if (request.rust) {
-    check(group.addMeasurement(
-              code(codes::kRust),
-              Group::MeasurementValue(std::to_string(*request.rust).c_str(), CMR_CID7181::NoUnits)),
-          name + " RUST");
-  }
-  if (request.mrust) {
-    check(group.addMeasurement(code(codes::kModifiedRust),
-                               Group::MeasurementValue(std::to_string(*request.mrust).c_str(),
-                                                       CMR_CID7181::NoUnits)),
-          name + " mRUST");
-  }
+  // A score that cannot be given (a cortex not assessable) is "value unknown".
+  const auto score = [](const std::optional<int>& value) {
+    return value ? Group::MeasurementValue(std::to_string(*value).c_str(), CMR_CID7181::NoUnits)
+                 : Group::MeasurementValue(CMR_CID42::ValueUnknown);
+  };
+  check(group.addMeasurement(code(codes::kRust), score(request.rust)), name + " RUST");
+  check(group.addMeasurement(code(codes::kModifiedRust), score(request.mrust)), name + " mRUST");
   if (request.unionReached) {
     check(group.addQualitativeEvaluation(code(codes::kUnion),
                                          code(*request.unionReached ? codes::kYes : codes::kNo)),
@@ -118,6 +119,10 @@ void addScoreGroup(TID1500_MeasurementReport& report, const MeasurementReportReq
     check(group.addQualitativeEvaluation(code(codes::kUnion),
                                          OFString("not assessable: a cortex has no category")),
           name + " union");
+  }
+  if (!group.isValid()) {
+    throw DicomError(
+        fmt::format("{}: the measurement group '{}' is not valid", check.file(), name));
   }
 }
 
