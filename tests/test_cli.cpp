@@ -203,6 +203,13 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   EXPECT_EQ(second.exitCode, 0);
   EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / "report.json"),
             unionscope::test::readBytes(dir.path() / "a2" / "report.json"));
+  // The DICOM outputs too (SR per visit, SEG per CT series).
+  for (const auto& tp : report["timepoints"]) {
+    const std::string sr = tp["sr_file"].get<std::string>();
+    EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / sr),
+              unionscope::test::readBytes(dir.path() / "a2" / sr))
+        << sr;
+  }
 }
 
 TEST(Cli, AnalyzeRefusesInputsWithoutImages) {

@@ -745,6 +745,229 @@ std::size_t sectorOfAngle(double theta) {
   return best;
 }
 
+/// The callus rule of `countCallus` in analyzeCtUnion, per polar sample, for
+/// the label map. It is repeated here (rather than recorded there) so that
+/// the label map stays one opt-in step at the end of the analysis; the label
+/// map checks itself against callusVolumeMm3 and says so in the notes when
+/// the two rules drift apart (and the SEG test fails).
+struct CallusRule {
+  const PolarGrid& g;
+  const FracturePlane& plane;
+  const std::vector<signed char>& bridged;
+  int perBin = 1;
+  std::array<bool, 4> remodelled{};
+  const std::vector<float>& intactProximal;
+  const std::vector<float>& intactDistal;
+  double zoneHalfMm = 0;
+  double excessHu = 0;
+
+  /// Marks the callus samples at `thresholdHu`; returns their volume (mm3)
+  /// and volume-weighted HU, summed in the same order as countCallus.
+  std::pair<double, double> mark(double thresholdHu, std::vector<std::uint8_t>& callus) const {
+    callus.assign(g.hu.size(), 0);
+    std::vector<std::pair<double, double>> perSlice(static_cast<std::size_t>(g.ns));
+    oneapi::tbb::parallel_for(0, g.ns, [&](int is) {
+      auto& [volume, huVolume] = perSlice[static_cast<std::size_t>(is)];
+      for (int it = 0; it < g.nt; ++it) {
+        const bool gapIsCallus = bridged[static_cast<std::size_t>(it / perBin)] == 1 &&
+                                 !remodelled[sectorOfAngle(g.theta(it))];
+        for (int ir = 0; ir < g.nr; ++ir) {
+          const std::size_t v = g.at(is, it, ir);
+          if (!g.inside[v] || g.metal[v] || !g.tibia[v] || g.hu[v] < thresholdHu) {
+            continue;
+          }
+          const double d = plane.distance(g.s(is), g.r(ir), g.theta(it));
+          if (std::abs(d) > zoneHalfMm) {
+            continue;
+          }
+          const std::size_t k = static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(ir);
+          const float intact = d >= 0 ? intactProximal[k] : intactDistal[k];
+          if (std::isnan(intact)) {
+            continue;
+          }
+          const bool inLine = gapIsCallus && std::abs(d) <= plane.gapMm / 2.0;
+          if (!inLine && g.hu[v] < intact + excessHu) {
+            continue;
+          }
+          callus[v] = 1;
+          const double dv = g.r(ir) * g.dt * g.dr * g.ds;
+          volume += dv;
+          huVolume += dv * g.hu[v];
+        }
+      }
+    });
+    std::pair<double, double> total{0.0, 0.0};
+    for (const auto& [volume, huVolume] : perSlice) {
+      total.first += volume;
+      total.second += huVolume;
+    }
+    return total;
+  }
+};
+
+/// The Cartesian label map on the CT's grid: metal and bone by each voxel's
+/// own HU, callus by the share of the voxel whose nearest polar sample (in s,
+/// theta and r around the shaft axis) is callus. A polar sample stands for
+/// r dtheta dr ds of tissue, so these shares add up to callusVolumeMm3; the
+/// row-wise carry turns them into whole voxels without losing volume.
+MaskImage::Pointer cartesianLabelMap(const CtImage& ct, const CallusRule& rule,
+                                     const CtAnalysisParameters& parameters, const Vec3& axisPoint,
+                                     const Vec3& u, const Vec3& medial, const Vec3& anterior,
+                                     CtAnalysisResult& result) {
+  const PolarGrid& g = rule.g;
+  std::vector<std::uint8_t> callus;
+  const auto [firstVolume, firstHuVolume] = rule.mark(parameters.boneThresholdHu, callus);
+  if (firstVolume > 0) {
+    // The second count of analyzeCtUnion, at the partial-volume threshold.
+    const double threshold =
+        std::clamp(0.5 * (firstHuVolume / firstVolume + kSoftTissueHu), 200.0, 600.0);
+    const double volume = rule.mark(threshold, callus).first;
+    if (std::abs(volume - result.callusVolumeMm3) > 1e-6 * std::max(1.0, volume)) {
+      result.notes.push_back("label map: the callus rule differs from the callus measurement");
+    }
+  }
+
+  auto labels = MaskImage::New();
+  labels->SetRegions(ct.GetLargestPossibleRegion());
+  labels->SetOrigin(ct.GetOrigin());
+  labels->SetSpacing(ct.GetSpacing());
+  labels->SetDirection(ct.GetDirection());
+  labels->Allocate();
+  const auto size = ct.GetLargestPossibleRegion().GetSize();
+  const long nx = static_cast<long>(size[0]);
+  const long ny = static_cast<long>(size[1]);
+  const long nz = static_cast<long>(size[2]);
+  // Physical step of one voxel along each index axis.
+  std::array<Vec3, 3> step{};
+  for (unsigned a = 0; a < 3; ++a) {
+    for (unsigned r = 0; r < 3; ++r) {
+      step[a][r] = ct.GetDirection()(r, a) * ct.GetSpacing()[a];
+    }
+  }
+  const Vec3 origin{ct.GetOrigin()[0], ct.GetOrigin()[1], ct.GetOrigin()[2]};
+  const std::int16_t* hu = ct.GetBufferPointer();
+  std::uint8_t* out = labels->GetBufferPointer();
+  // Whether a polar sample at point d (relative to the axis point) is callus.
+  const double rMax = (g.nr - 0.5) * g.dr;
+  const auto isCallus = [&](const Vec3& d) {
+    const double x = dot(d, medial);
+    const double y = dot(d, anterior);
+    const double r = std::sqrt(x * x + y * y);
+    const long is = std::lround((dot(d, u) - g.s0) / g.ds);
+    if (r >= rMax || is < 0 || is >= g.ns) {
+      return false;
+    }
+    double theta = std::atan2(y, x);
+    theta += theta < 0 ? 2 * kPi : 0.0;
+    const int it = static_cast<int>(std::lround(theta / g.dt)) % g.nt;
+    const int ir = static_cast<int>(std::lround(r / g.dr));
+    return callus[g.at(static_cast<int>(is), it, ir)] != 0;
+  };
+  // Where the callus lies (polar slices, largest radius), so that most
+  // voxels need no sub-samples.
+  std::vector<std::uint8_t> sliceHasCallus(static_cast<std::size_t>(g.ns), 0);
+  int callusRadiusIndex = -1;
+  for (std::size_t v = 0; v < callus.size(); ++v) {
+    if (callus[v] != 0) {
+      sliceHasCallus[v / (static_cast<std::size_t>(g.nt) * g.nr)] = 1;
+      callusRadiusIndex = std::max(callusRadiusIndex, static_cast<int>(v % g.nr));
+    }
+  }
+  const Vec3 diagonal = add(add(step[0], step[1]), step[2]);
+  const double voxelReach = 0.5 * std::sqrt(dot(diagonal, diagonal));
+  const double callusReach = (callusRadiusIndex + 0.5) * g.dr + voxelReach;
+  const auto nearCallus = [&](const Vec3& d) {
+    const double x = dot(d, medial);
+    const double y = dot(d, anterior);
+    if (callusRadiusIndex < 0 || x * x + y * y > callusReach * callusReach) {
+      return false;
+    }
+    const double along = (dot(d, u) - g.s0) / g.ds;
+    const long lo = std::max(0L, static_cast<long>(std::floor(along - voxelReach / g.ds)));
+    const long hi =
+        std::min<long>(g.ns - 1, static_cast<long>(std::ceil(along + voxelReach / g.ds)));
+    for (long is = lo; is <= hi; ++is) {
+      if (sliceHasCallus[static_cast<std::size_t>(is)]) {
+        return true;
+      }
+    }
+    return false;
+  };
+  // The callus share of a voxel from 2 x 2 x 2 sub-samples (the midpoint
+  // rule): the voxel centre alone over-counts thin callus, whose polar
+  // samples cluster where the interpolated density peaks, at voxel centres.
+  std::array<Vec3, 8> offsets{};
+  for (std::size_t o = 0; o < 8; ++o) {
+    offsets[o] =
+        add(add(mul(step[0], (o & 1U) ? 0.25 : -0.25), mul(step[1], (o & 2U) ? 0.25 : -0.25)),
+            mul(step[2], (o & 4U) ? 0.25 : -0.25));
+  }
+  // The voxel index box around the callus cylinder: outside it, HU decide.
+  std::array<long, 3> boxLo{0, 0, 0};
+  std::array<long, 3> boxHi{-1, -1, -1};
+  if (callusRadiusIndex >= 0) {
+    long first = 0;
+    long last = g.ns - 1;
+    while (!sliceHasCallus[static_cast<std::size_t>(first)]) {
+      ++first;
+    }
+    while (!sliceHasCallus[static_cast<std::size_t>(last)]) {
+      --last;
+    }
+    const Vec3 c0 = add(axisPoint, mul(u, g.s(static_cast<int>(first)) - g.ds - voxelReach));
+    const Vec3 c1 = add(axisPoint, mul(u, g.s(static_cast<int>(last)) + g.ds + voxelReach));
+    const std::array<long, 3> n{nx, ny, nz};
+    boxLo = {n[0], n[1], n[2]};
+    boxHi = {-1, -1, -1};
+    for (unsigned corner = 0; corner < 8; ++corner) {
+      Vec3 p{};
+      for (unsigned a = 0; a < 3; ++a) {
+        p[a] = ((corner >> a) & 1U) ? std::max(c0[a], c1[a]) + callusReach
+                                    : std::min(c0[a], c1[a]) - callusReach;
+      }
+      for (unsigned a = 0; a < 3; ++a) {
+        const double index = dot(step[a], sub(p, origin)) / dot(step[a], step[a]);
+        boxLo[a] = std::min(boxLo[a], std::max(0L, static_cast<long>(std::floor(index)) - 1));
+        boxHi[a] = std::min(n[a] - 1, std::max(boxHi[a], static_cast<long>(std::ceil(index)) + 1));
+      }
+    }
+  }
+  oneapi::tbb::parallel_for(0L, nz, [&](long k) {
+    for (long j = 0; j < ny; ++j) {
+      const Vec3 rowStart = add(origin, add(mul(step[1], double(j)), mul(step[2], double(k))));
+      const bool rowInBox = k >= boxLo[2] && k <= boxHi[2] && j >= boxLo[1] && j <= boxHi[1];
+      // Error diffusion along the row: a voxel is callus when the callus
+      // shares carried so far reach half a voxel, so that the row's callus
+      // voxels add up to its callus volume within half a voxel.
+      double carried = 0;
+      for (long i = 0; i < nx; ++i) {
+        const std::size_t v = (static_cast<std::size_t>(k) * ny + j) * nx + i;
+        std::uint8_t label = hu[v] >= parameters.metalThresholdHu  ? kLabelMetal
+                             : hu[v] >= parameters.boneThresholdHu ? kLabelBone
+                                                                   : kLabelBackground;
+        if (!rowInBox || i < boxLo[0] || i > boxHi[0] || label == kLabelMetal) {
+          out[v] = label;
+          continue;
+        }
+        const Vec3 d = sub(add(rowStart, mul(step[0], double(i))), axisPoint);
+        if (nearCallus(d)) {
+          int inside = 0;
+          for (const Vec3& offset : offsets) {
+            inside += isCallus(add(d, offset)) ? 1 : 0;
+          }
+          carried += inside / 8.0;
+          if (carried >= 0.5) {
+            label = kLabelCallus;
+            carried -= 1.0;
+          }
+        }
+        out[v] = label;
+      }
+    }
+  });
+  return labels;
+}
+
 } // namespace
 
 CortexScores CtAnalysisResult::cortexScores() const {
@@ -1265,6 +1488,20 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   map.bridgedColumns = bridged;
   map.sectorCentreColumn = {bins * 0.25, bins * 0.75, 0.0, bins * 0.5};
   stage("rigidity_and_map");
+  if (parameters.produceLabelMap) {
+    const CallusRule callusRule{g,
+                                plane,
+                                bridged,
+                                perBin,
+                                remodelled,
+                                intactProximal,
+                                intactDistal,
+                                zoneHalf,
+                                parameters.callusExcessHu};
+    result.labels =
+        cartesianLabelMap(ct, callusRule, parameters, axis.point, u, medial, anterior, result);
+    stage("label_map");
+  }
   return result;
 }
 

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
 namespace unionscope::cli {
 
@@ -18,6 +20,10 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::string view;
     std::vector<double> fractureHint;
     bool useRadiographScores = false;
+    bool noDicom = false;
+    bool deidentify = false;
+    std::string pseudonym;
+    std::optional<long> dateShiftDays;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -46,6 +52,17 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
           "fracture location when they are more than 10 mm apart")
       ->delimiter(',')
       ->expected(3);
+  command->add_flag("--no-dicom", options->noDicom,
+                    "Do not write DIR/dicom/ (DICOM SEG per CT series, SR TID 1500 per visit)");
+  command->add_flag(
+      "--deidentify", options->deidentify,
+      "De-identify DIR/dicom/ (PS3.15 Basic Profile, modified dates kept consistent); keyed by "
+      "the environment variable UNIONSCOPE_DEIDENTIFY_SECRET. report.json, audit.json and "
+      "report.html still identify the patient");
+  command->add_option("--pseudonym", options->pseudonym,
+                      "With --deidentify: Patient ID and Name to write (default: derived)");
+  command->add_option("--date-shift-days", options->dateShiftDays,
+                      "With --deidentify: days added to every date (default: derived)");
   return [options]() {
     AnalyzeOptions analyze;
     analyze.inputs.assign(options->inputs.begin(), options->inputs.end());
@@ -58,6 +75,20 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     }
     analyze.viewHint = options->view;
     analyze.useRadiographScores = options->useRadiographScores;
+    analyze.writeDicom = !options->noDicom;
+    analyze.deidentify.enabled = options->deidentify;
+    if (options->deidentify) {
+      const char* secret = std::getenv("UNIONSCOPE_DEIDENTIFY_SECRET");
+      analyze.deidentify.secret = secret != nullptr ? secret : "";
+      if (analyze.deidentify.secret.empty() && options->pseudonym.empty()) {
+        spdlog::warn("--deidentify without UNIONSCOPE_DEIDENTIFY_SECRET: the pseudonym, date "
+                     "shift and UIDs can be recomputed by anyone who knows the Patient ID");
+      }
+      if (!options->pseudonym.empty()) {
+        analyze.deidentify.pseudonym = options->pseudonym;
+      }
+      analyze.deidentify.dateShiftDays = options->dateShiftDays;
+    }
     if (options->fractureHint.size() == 3) {
       analyze.ct.fractureHint = std::array<double, 3>{
           options->fractureHint[0], options->fractureHint[1], options->fractureHint[2]};
@@ -66,7 +97,12 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     spdlog::info("{} series analysed, {} not, {} files rejected; report: {}",
                  outcome.seriesAnalysed, outcome.seriesFailed, outcome.filesRejected,
                  outcome.report.string());
-    return outcome.seriesFailed > 0 || outcome.filesRejected > 0 ? kExitPartial : kExitOk;
+    if (outcome.exportsFailed > 0) {
+      spdlog::warn("{} DICOM export(s) failed: see the notes in the report", outcome.exportsFailed);
+    }
+    return outcome.seriesFailed > 0 || outcome.filesRejected > 0 || outcome.exportsFailed > 0
+               ? kExitPartial
+               : kExitOk;
   };
 }
 

@@ -15,6 +15,7 @@ CommandRunner addBatchCommand(CLI::App& app) {
     int jobs = 0;
     bool resume = false;
     std::string referenceDate;
+    bool noDicom = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -29,12 +30,15 @@ CommandRunner addBatchCommand(CLI::App& app) {
   command->add_option(
       "--reference-date", options->referenceDate,
       "One reference date for everyone (YYYY-MM-DD); default: each patient's first study");
+  command->add_flag("--no-dicom", options->noDicom,
+                    "Do not write each patient's dicom/ folder (SEG and SR, as analyze writes)");
   return [options]() {
     BatchOptions batch;
     batch.archive = options->archive;
     batch.outputDirectory = options->out;
     batch.jobs = options->jobs;
     batch.resume = options->resume;
+    batch.analyze.writeDicom = !options->noDicom;
     if (!options->referenceDate.empty()) {
       batch.analyze.referenceDate = options->referenceDate;
     }

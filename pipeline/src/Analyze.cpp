@@ -1,8 +1,10 @@
 #include "unionscope/pipeline/Analyze.h"
 
+#include "DicomOutputs.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
+#include "unionscope/pipeline/HtmlReport.h"
 #include "unionscope/pipeline/OutputFiles.h"
 #include "unionscope/pipeline/RadiographOverlay.h"
 #include "unionscope/pipeline/Version.h"
@@ -127,10 +129,40 @@ struct SeriesReport {
   Json json;
   bool ok = false;
   std::optional<CortexScores> cortices; ///< CT series that produced scores
+  /// For the visit's SR: the images measured and the callus (with its SEG).
+  std::vector<dicom::DicomFileHeader> images;
+  std::optional<dicom::CallusEntry> callus;
+  bool exportFailed = false;
 };
 
+/// The SEG of an analysed CT series. A failure is noted in the series entry
+/// (its scores stand) and counted, never thrown.
+void exportSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumePlan& plan,
+                        const CtAnalysisResult& result, const AnalyzeOptions& options,
+                        const std::string& label,
+                        const std::optional<dicom::Deidentification>& deid, SeriesReport& report) {
+  std::string file;
+  try {
+    report.callus = writeSeriesSegmentation(series, plan, result, report.json,
+                                            options.outputDirectory, label, file, deid);
+    report.json["seg_file"] = file;
+  } catch (const std::exception& error) {
+    report.json["seg_file"] = nullptr;
+    report.json["notes"].push_back(std::string("DICOM SEG not written: ") + error.what());
+    report.exportFailed = result.fractureFound; // without a fracture there is nothing to outline
+    // The SR still carries the callus measures, without a segment to point at.
+    dicom::CallusEntry callus;
+    callus.ctSeriesInstanceUid = series.seriesInstanceUid;
+    callus.ctSeriesNumber = series.seriesNumber.value_or(0);
+    callus.volumeMm3 = report.json["callus_volume_mm3"].get<double>();
+    callus.meanHu = report.json["callus_mean_hu"].get<double>();
+    report.callus = callus;
+  }
+}
+
 SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOptions& options,
-                             const fs::path& image) {
+                             const fs::path& image, const std::string& label,
+                             const std::optional<dicom::Deidentification>& deid) {
   SeriesReport report;
   Json& json = report.json;
   const dicom::CtVolumePlan plan = dicom::planCtVolume(series);
@@ -141,7 +173,9 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
   }
   try {
     const CtImage::Pointer volume = dicom::loadCtVolume(plan);
-    const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), options.ct);
+    CtAnalysisParameters parameters = options.ct;
+    parameters.produceLabelMap = options.writeDicom;
+    const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), parameters);
     json["status"] = "ok";
     json["error"] = nullptr;
     json["cortices"] = corticesJson(result.cortexScores());
@@ -168,6 +202,17 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
     json["explanation_image"] = image.filename().string();
     report.ok = true;
     report.cortices = result.cortexScores();
+    if (options.writeDicom) {
+      for (const dicom::SliceSource& slice : plan.slices) {
+        for (const dicom::DicomFileHeader& h : series.instances) {
+          if (h.path == slice.file) {
+            report.images.push_back(h);
+            break;
+          }
+        }
+      }
+      exportSegmentation(series, plan, result, options, label, deid, report);
+    }
   } catch (const std::exception& error) {
     json["status"] = "failed";
     json["error"] = error.what();
@@ -390,6 +435,21 @@ Json plainImageVisit(const std::vector<fs::path>& files, const AnalyzeOptions& o
                    options.useRadiographScores, unionByVisit);
 }
 
+/// The SR of a visit with scores. A failure is noted in the visit's entry
+/// and counted; the other visits' outputs are unaffected.
+void exportVisitReport(Json& timepoint, const VisitExport& visit, const AnalyzeOptions& options,
+                       AnalyzeOutcome& outcome) {
+  try {
+    const std::string file = writeVisitReport(timepoint, visit, options.outputDirectory);
+    timepoint["sr_file"] = file;
+    outcome.dicomFiles.push_back(options.outputDirectory / file);
+  } catch (const std::exception& error) {
+    timepoint["sr_file"] = nullptr;
+    timepoint["notes"] = Json::array({std::string("DICOM SR not written: ") + error.what()});
+    ++outcome.exportsFailed;
+  }
+}
+
 std::string csvField(const Json& value) {
   if (value.is_null()) {
     return "";
@@ -600,6 +660,13 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     }
   }
 
+  std::optional<dicom::Deidentification> deidentification;
+  if (options.deidentify.enabled) {
+    deidentification =
+        deidentificationFor(patient->patientId, options.deidentify.secret,
+                            options.deidentify.pseudonym, options.deidentify.dateShiftDays);
+  }
+
   Json timepoints = Json::array();
   std::map<std::string, int> lateralityVotes;
   UnionByVisit unionByVisit;
@@ -617,6 +684,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     Json seriesJson = Json::array();
     std::optional<CortexScores> ctScores;
     std::vector<CortexScores> radiographScores;
+    VisitExport visitExport;
+    visitExport.deidentification = deidentification;
     for (const dicom::SeriesGroup& series : study->series) {
       Json entry = {{"series_instance_uid", series.seriesInstanceUid},
                     {"modality", series.modality},
@@ -630,7 +699,18 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         const fs::path image =
             options.outputDirectory / "images" /
             fmt::format("{}_series{}_unrolled_cortex.png", label, series.seriesNumber.value_or(0));
-        report = analyseCtSeries(series, options, image);
+        report = analyseCtSeries(series, options, image, label, deidentification);
+        if (report.ok) {
+          visitExport.images.insert(visitExport.images.end(), report.images.begin(),
+                                    report.images.end());
+          if (report.callus) {
+            visitExport.callus.push_back(*report.callus);
+          }
+          if (visitExport.laterality == "unknown" && laterality != Laterality::Unknown) {
+            visitExport.laterality = laterality == Laterality::Right ? "R" : "L";
+          }
+        }
+        outcome.exportsFailed += report.exportFailed ? 1 : 0;
       } else if (series.modality == "DX" || series.modality == "CR") {
         const fs::path image = options.outputDirectory / "images" /
                                fmt::format("{}_series{}_radiograph_overlay.png", label,
@@ -650,6 +730,10 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         files.push_back(h.path.string());
       }
       entry["source_files"] = files;
+      if (entry.contains("seg_file") && entry["seg_file"].is_string()) {
+        outcome.dicomFiles.push_back(options.outputDirectory /
+                                     entry["seg_file"].get<std::string>());
+      }
       seriesJson.push_back(entry);
       (report.ok ? outcome.seriesAnalysed : outcome.seriesFailed)++;
       if (report.cortices) {
@@ -662,10 +746,15 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         }
       }
     }
-    timepoints.push_back(visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
-                                   Json(study->studyInstanceUid), Json(isoDate(study->studyDate)),
-                                   seriesJson, ctScores, radiographScores,
-                                   options.useRadiographScores, unionByVisit));
+    Json timepoint = visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
+                               Json(study->studyInstanceUid), Json(isoDate(study->studyDate)),
+                               seriesJson, ctScores, radiographScores,
+                               options.useRadiographScores, unionByVisit);
+    // The SR measures what CT measured; radiograph-only visits get none.
+    if (ctScores && options.writeDicom && !visitExport.images.empty()) {
+      exportVisitReport(timepoint, visitExport, options, outcome);
+    }
+    timepoints.push_back(timepoint);
   }
   if (!plainImages.empty()) {
     timepoints.push_back(plainImageVisit(plainImages, options, outcome, unionByVisit));
@@ -699,6 +788,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   const std::string reportText = report.dump(2) + "\n";
   writeFileAtomically(outcome.report, reportText);
   writeFileAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
+  writeFileAtomically(options.outputDirectory / "report.html",
+                      htmlReport(report, options.outputDirectory));
 
   Json inputs = Json::array();
   for (const fs::path& input : options.inputs) {
@@ -709,6 +800,10 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
   }
   const fs::path reportPath = outcome.report;
+  Json dicomOutputs = Json::array();
+  for (const fs::path& file : outcome.dicomFiles) {
+    dicomOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
+  }
   const Json audit = {
       {"schema", "unionscope.audit/1"},
       {"software", {{"name", kSoftwareName}, {"version", kVersion}, {"git_commit", kGitCommit}}},
@@ -724,7 +819,15 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"parameters", parametersJson(options.ct, options.radiograph)},
       {"input_files", inputHashes(*patient, plainImages, rejectedFiles)},
       {"rejected_files", rejected},
-      {"report_sha256", sha256OfFile(reportPath)}};
+      {"report_sha256", sha256OfFile(reportPath)},
+      {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},
+      {"dicom_outputs", dicomOutputs},
+      {"dicom_deidentification", deidentification
+                                     ? Json{{"method", dicom::kDeidentificationMethod},
+                                            {"pseudonym", deidentification->pseudonym},
+                                            {"date_shift_days", deidentification->dateShiftDays},
+                                            {"keyed_by_secret", !options.deidentify.secret.empty()}}
+                                     : Json(nullptr)}};
   writeFileAtomically(options.outputDirectory / "audit.json", audit.dump(2) + "\n");
   return outcome;
 }

@@ -23,17 +23,6 @@ void put(DcmItem& item, const DcmTagKey& tag, const std::string& value) {
   }
 }
 
-/// Decimal String (VR DS) holds at most 16 characters.
-std::string formatDs(double value) {
-  for (int precision = 10; precision > 1; --precision) {
-    std::string text = fmt::format("{:.{}g}", value, precision);
-    if (text.size() <= 16) {
-      return text;
-    }
-  }
-  return fmt::format("{:.1g}", value);
-}
-
 std::string joinDs(std::initializer_list<double> values) {
   std::string text;
   for (double value : values) {
@@ -106,6 +95,16 @@ void save(DcmFileFormat& file, const fs::path& path) {
 }
 
 } // namespace
+
+std::string formatDs(double value) {
+  for (int precision = 10; precision > 1; --precision) {
+    std::string text = fmt::format("{:.{}g}", value, precision);
+    if (text.size() <= 16) {
+      return text;
+    }
+  }
+  return fmt::format("{:.1g}", value);
+}
 
 std::vector<fs::path> writeCtSeries(const CtImage& volumeHu, const fs::path& directory,
                                     const PatientModule& patient, const StudyModule& study,

@@ -5,6 +5,7 @@
 
 #include "unionscope/filters/CtUnionAnalysis.h"
 #include "unionscope/filters/RadiographUnionAnalysis.h"
+#include "unionscope/pipeline/dicom/DicomExport.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
 #include <filesystem>
@@ -25,6 +26,21 @@ struct AnalyzeOptions {
   /// Let radiograph scores stand for a visit that has no CT. Off by default:
   /// radiograph scoring is provisional (docs/radiograph-analysis.md).
   bool useRadiographScores = false;
+  /// DIR/dicom/: a SEG (bone, callus, metal) per analysed CT series and a
+  /// TID 1500 SR per scored visit, listed in report.json ("seg_file",
+  /// "sr_file") and audit.json.
+  bool writeDicom = true;
+  /// De-identify DIR/dicom/ (PS3.15 Basic Profile, Retain Longitudinal
+  /// Temporal Information with Modified Dates). report.json, audit.json and
+  /// report.html are not de-identified.
+  struct Deidentify {
+    bool enabled = false;
+    /// Keys the pseudonym, the date shift and the UIDs. Without one they
+    /// follow from the Patient ID alone: anyone who knows it can recompute them.
+    std::string secret;
+    std::optional<std::string> pseudonym; ///< default: "ANON-" + 10 hex digits
+    std::optional<long> dateShiftDays;    ///< default: 1 to 10 years back
+  } deidentify;
 };
 
 struct AnalyzeOutcome {
@@ -32,6 +48,8 @@ struct AnalyzeOutcome {
   int seriesAnalysed = 0;
   int seriesFailed = 0;
   int filesRejected = 0;
+  int exportsFailed = 0;                         ///< SEG or SR files that could not be written
+  std::vector<std::filesystem::path> dicomFiles; ///< the SEG and SR files written
 };
 
 /// Throws UsageError when the inputs cannot be read as one patient (none, or

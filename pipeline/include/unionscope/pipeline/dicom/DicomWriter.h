@@ -55,6 +55,9 @@ struct CtEncoding {
   int bitsStored = 12;
 };
 
+/// A number as DICOM Decimal String (VR DS): at most 16 characters.
+std::string formatDs(double value);
+
 /// Writes one file per axial slice (k index of the volume), CT Image Storage,
 /// explicit VR little endian. SOP Instance UIDs come from `uidForSlice(k)`.
 /// Returns the written paths in slice order.

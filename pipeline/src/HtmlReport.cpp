@@ -1,0 +1,185 @@
+#include "unionscope/pipeline/HtmlReport.h"
+
+#include "unionscope/filters/Scores.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace unionscope {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// A value as the reader should see it: text as is, numbers as report.json
+/// writes them, null as a dash.
+std::string show(const Json& value) {
+  if (value.is_null()) {
+    return "&ndash;";
+  }
+  if (value.is_string()) {
+    return escape(value.get<std::string>());
+  }
+  if (value.is_boolean()) {
+    return value.get<bool>() ? "yes" : "no";
+  }
+  return escape(value.dump());
+}
+
+std::string field(const Json& object, const char* key) {
+  return object.is_object() && object.contains(key) ? show(object[key]) : "&ndash;";
+}
+
+std::string cortexCell(const Json& cortex) {
+  if (!cortex.is_object()) {
+    return "<td>&ndash;</td>";
+  }
+  if (cortex["category"].is_null()) {
+    return fmt::format("<td class=\"na\" title=\"{}\">n/a</td>",
+                       escape(cortex.value("not_assessable", std::string())));
+  }
+  std::string text = std::to_string(cortex["category"].get<int>());
+  if (cortex.contains("bridged_fraction")) {
+    text +=
+        fmt::format(" <small>({:.0f}%)</small>", cortex["bridged_fraction"].get<double>() * 100.0);
+  }
+  return fmt::format("<td class=\"c{}\">{}</td>", cortex["category"].get<int>(), text);
+}
+
+std::string readFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+constexpr const char* kStyle = R"(body{font-family:sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:.3em .6em;text-align:center}
+th{background:#eee}.c1{background:#f4cccc}.c2{background:#fce5cd}.c3{background:#d9ead3}.c4{background:#b6d7a8}
+.na{background:#ddd}.notes{color:#a00}figure{display:inline-block;margin:.5em}img{max-width:100%}
+small{color:#555})";
+
+} // namespace
+
+std::string base64(const std::string& bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t chunk = 0;
+    for (std::size_t k = 0; k < 3; ++k) {
+      chunk = (chunk << 8U) |
+              (k < n ? static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + k])) : 0U);
+    }
+    for (std::size_t k = 0; k < 4; ++k) {
+      out += k <= n ? kAlphabet[(chunk >> (18 - 6 * k)) & 0x3FU] : '=';
+    }
+  }
+  return out;
+}
+
+std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
+  html += fmt::format("<title>UnionScope report {}</title><style>{}</style></head><body>\n",
+                      field(report, "patient_id"), kStyle);
+  html += fmt::format("<h1>Fracture union: patient {}</h1>\n", field(report, "patient_id"));
+  html += fmt::format("<p>Laterality: {} &middot; union reached at: {} &middot; {} {}</p>\n",
+                      field(report, "laterality"), field(report, "union_timepoint"),
+                      field(report["software"], "name"), field(report["software"], "version"));
+  html += "<p><small>Suggested scores for a reader to check. Cortex cells: modified RUST "
+          "category (1 no callus, 2 callus, 3 bridging, 4 remodelled) and, on CT, the bridged "
+          "share of the cortex's circumference.</small></p>\n";
+
+  html += "<table><tr><th>visit</th><th>weeks</th><th>study date</th>";
+  for (Cortex cortex : kAllCortices) {
+    html += fmt::format("<th>{}</th>", cortexKey(cortex));
+  }
+  html += "<th>RUST</th><th>mRUST</th><th>union</th><th>callus mm&sup3;</th>"
+          "<th>callus mean HU</th><th>DICOM SR</th></tr>\n";
+  for (const Json& tp : report["timepoints"]) {
+    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td>", field(tp, "label"),
+                        field(tp, "weeks"), field(tp, "study_date"));
+    for (Cortex cortex : kAllCortices) {
+      html += tp["cortices"].is_object()
+                  ? cortexCell(tp["cortices"][std::string(cortexKey(cortex))])
+                  : "<td>&ndash;</td>";
+    }
+    Json volume = nullptr;
+    Json meanHu = nullptr;
+    for (const Json& series : tp["series"]) {
+      if (series.contains("callus_volume_mm3") && volume.is_null()) {
+        volume = series["callus_volume_mm3"];
+        meanHu = series["callus_mean_hu"];
+      }
+    }
+    html += fmt::format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                        field(tp, "rust"), field(tp, "mrust"), field(tp, "union"), show(volume),
+                        show(meanHu), field(tp, "sr_file"));
+  }
+  html += "</table>\n";
+
+  for (const Json& tp : report["timepoints"]) {
+    html += fmt::format("<h2>{} ({})</h2>\n", field(tp, "label"), field(tp, "study_date"));
+    for (const Json& series : tp["series"]) {
+      html += fmt::format("<p>{} series: {}", field(series, "modality"), field(series, "status"));
+      if (series.contains("error") && !series["error"].is_null()) {
+        html += fmt::format(" <span class=\"notes\">{}</span>", show(series["error"]));
+      }
+      html += "</p>\n";
+      if (series.contains("notes")) {
+        for (const Json& note : series["notes"]) {
+          html += fmt::format("<p class=\"notes\">{}</p>\n", show(note));
+        }
+      }
+      if (series.contains("explanation_image") && series["explanation_image"].is_string()) {
+        const fs::path png =
+            outputDirectory / "images" / series["explanation_image"].get<std::string>();
+        std::error_code error;
+        if (fs::is_regular_file(png, error)) {
+          html += fmt::format(
+              "<figure><img alt=\"unrolled cortex\" src=\"data:image/png;base64,{}\">"
+              "<figcaption><small>Unrolled cortex around the fracture (proximal at the top): "
+              "fracture line in orange; strip above, per angle: green bridged, red not, grey "
+              "not assessable; A P M L mark the cortices.</small></figcaption></figure>\n",
+              base64(readFile(png)));
+        }
+      }
+    }
+    if (tp.contains("notes")) {
+      for (const Json& note : tp["notes"]) {
+        html += fmt::format("<p class=\"notes\">{}</p>\n", show(note));
+      }
+    }
+  }
+  html += "</body></html>\n";
+  return html;
+}
+
+} // namespace unionscope
