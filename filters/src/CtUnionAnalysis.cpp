@@ -1005,7 +1005,19 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
     for (int ir = 0; ir < g.nr; ++ir) {
       proximalValues.clear();
       distalValues.clear();
-      for (int is = 0; is < g.ns; ++is) {
+      // Only the slices near the two bands (two slices' margin: the test on
+      // d below decides).
+      const double sPlane = plane.sAt(g.r(ir), g.theta(it));
+      const auto slice = [&](double s) { return static_cast<int>(std::floor((s - g.s0) / g.ds)); };
+      const int first = std::max(0, slice(sPlane - bandFar / plane.nz()) - 2);
+      const int last = std::min(g.ns - 1, slice(sPlane + bandFar / plane.nz()) + 2);
+      const int gapFirst = slice(sPlane - bandNear / plane.nz()) + 2;
+      const int gapLast = slice(sPlane + bandNear / plane.nz()) - 2;
+      for (int is = first; is <= last; ++is) {
+        if (is >= gapFirst && is <= gapLast) {
+          is = gapLast;
+          continue;
+        }
         const std::size_t v = g.at(is, it, ir);
         if (!g.inside[v] || g.metal[v]) {
           continue;
@@ -1212,8 +1224,10 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   // cortex's outer half-density crossing, fitted robustly as
   // R(theta) + (s - s0) (bx cos theta + by sin theta).
   std::vector<float> edge(static_cast<std::size_t>(g.ns) * g.nt, kNaN);
-  oneapi::tbb::parallel_for(0, g.ns, [&](int is) {
-    for (int it = 0; it < g.nt; ++it) {
+  // Every other slice and angle is plenty for two parameters.
+  oneapi::tbb::parallel_for(0, (g.ns + 1) / 2, [&](int half) {
+    const int is = 2 * half;
+    for (int it = 0; it < g.nt; it += 2) {
       const double anchor = profile.cortexRadius[static_cast<std::size_t>(it / perBin)];
       if (std::isnan(anchor) ||
           std::abs(planeDistance(is, it, static_cast<int>(anchor / g.dr))) <= bandNear) {
@@ -1265,7 +1279,7 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
             values.push_back(e - predicted(is, it));
           }
         }
-        radius[static_cast<std::size_t>(it)] = values.size() >= 10 ? median(values) : kNaN;
+        radius[static_cast<std::size_t>(it)] = values.size() >= 5 ? median(values) : kNaN;
       }
       double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
       std::vector<double> residuals;
@@ -1319,7 +1333,18 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
     for (int ir = 0; ir < g.nr; ++ir) {
       proximalValues.clear();
       distalValues.clear();
-      for (int is = 0; is < g.ns; ++is) {
+      // Only the slices of the two bands at this (theta, r).
+      const double sPlane = plane.sAt(g.r(ir), g.theta(it));
+      const auto slice = [&](double s) { return static_cast<int>(std::floor((s - g.s0) / g.ds)); };
+      const int distalLo = std::max(0, slice(sPlane - bandFar / plane.nz()));
+      const int distalHi = std::min(g.ns - 1, slice(sPlane - bandNear / plane.nz()) + 1);
+      const int proximalLo = std::max(0, slice(sPlane + bandNear / plane.nz()));
+      const int proximalHi = std::min(g.ns - 1, slice(sPlane + bandFar / plane.nz()) + 1);
+      for (int is = distalLo; is <= proximalHi; ++is) {
+        if (is > distalHi && is < proximalLo) {
+          is = proximalLo - 1;
+          continue;
+        }
         const double d = planeDistance(is, it, ir);
         const bool proximal = d >= bandNear && d <= bandFar;
         const bool distal = d <= -bandNear && d >= -bandFar;
@@ -1427,6 +1452,20 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
     const double w = weightProximal(d);
     return w * p + (1 - w) * q;
   };
+  // The slices the callus zone spans.
+  int zoneFirst = g.ns;
+  int zoneLast = -1;
+  for (int it = 0; it < g.nt; ++it) {
+    for (const double r : {0.0, g.r(g.nr - 1)}) {
+      const double sPlane = plane.sAt(r, g.theta(it));
+      zoneFirst = std::min(
+          zoneFirst, static_cast<int>(std::floor((sPlane - zoneHalf / plane.nz() - g.s0) / g.ds)));
+      zoneLast = std::max(
+          zoneLast, static_cast<int>(std::ceil((sPlane + zoneHalf / plane.nz() - g.s0) / g.ds)));
+    }
+  }
+  zoneFirst = std::max(0, zoneFirst);
+  zoneLast = std::min(g.ns - 1, zoneLast);
   const double gapHalf = plane.gapMm / 2.0;
   const int neighbourhood =
       std::max(1, static_cast<int>(std::lround(parameters.callusNeighbourhoodMm / g.dr)));
@@ -1448,6 +1487,11 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
         nearBone[static_cast<std::size_t>(ir)] =
             std::min(nearBone[static_cast<std::size_t>(ir)], last - ir);
       }
+      // The original cortex where this column crosses it.
+      const double cortexR = profile.cortexRadius[static_cast<std::size_t>(it / perBin)];
+      const Surfaces cortex = surfacesAt(
+          is, it,
+          planeDistance(is, it, std::isnan(cortexR) ? 0 : static_cast<int>(cortexR / g.dr)));
       for (int ir = 0; ir < g.nr; ++ir) {
         const std::size_t v = g.at(is, it, ir);
         if (nearBone[static_cast<std::size_t>(ir)] > neighbourhood || !g.inside[v] || g.metal[v] ||
@@ -1458,7 +1502,6 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
         if (std::abs(d) > zoneHalf) {
           continue;
         }
-        const Surfaces cortex = surfacesAt(is, it, d);
         const bool inCortex =
             !std::isnan(cortex.outer) && g.r(ir) >= cortex.inner && g.r(ir) <= cortex.outer;
         const Place place = !inCortex                ? Place::Outside
@@ -1516,7 +1559,7 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   const double sigma = std::sqrt(blurSigma * blurSigma + 0.5 * g.dr * g.dr); // with the smoothing
   std::vector<std::array<std::vector<std::pair<float, float>>, 4>> contrasts(
       static_cast<std::size_t>(g.ns));
-  oneapi::tbb::parallel_for(0, g.ns, [&](int is) {
+  oneapi::tbb::parallel_for(zoneFirst, zoneLast + 1, [&](int is) {
     auto& mine = contrasts[static_cast<std::size_t>(is)];
     std::vector<double> excess(static_cast<std::size_t>(g.nr));
     for (int it = 0; it < g.nt; ++it) {
@@ -1532,25 +1575,18 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
       // neighbourhood reaches.
       const int first = static_cast<int>(0.5 * (cortex.inner + cortex.outer) / g.dr);
       int last = first;
-      bool usable = true;
       for (int ir = first; ir < g.nr; ++ir) {
-        const std::size_t v = g.at(is, it, ir);
-        if (g.metal[v] || !g.inside[v] || g.otherBone[v]) {
-          usable = false;
-          break;
-        }
-        const double intact = intactAt(is, it, ir, d);
-        if (std::isnan(intact)) {
-          usable = false;
-          break;
-        }
-        excess[static_cast<std::size_t>(ir)] = g.hu[v] - intact;
-        if (g.tibia[v]) {
-          last = ir;
-        }
+        last = g.tibia[g.at(is, it, ir)] ? ir : last;
       }
       last = std::min(g.nr - 1, last + neighbourhood);
-      if (!usable || last - first < 4) {
+      bool usable = last - first >= 4;
+      for (int ir = first; ir <= last && usable; ++ir) {
+        const std::size_t v = g.at(is, it, ir);
+        const double intact = intactAt(is, it, ir, d);
+        usable = !g.metal[v] && g.inside[v] && !g.otherBone[v] && !std::isnan(intact);
+        excess[static_cast<std::size_t>(ir)] = g.hu[v] - intact;
+      }
+      if (!usable) {
         continue;
       }
       double mass = 0;
@@ -1619,7 +1655,7 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   // column near the cortex.
   std::vector<double> columnVolume(static_cast<std::size_t>(g.ns) * g.nt, 0.0);
   std::vector<std::uint8_t> columnHidden(static_cast<std::size_t>(g.ns) * g.nt, 0);
-  oneapi::tbb::parallel_for(0, g.ns, [&](int is) {
+  oneapi::tbb::parallel_for(zoneFirst, zoneLast + 1, [&](int is) {
     walkZone(is, [&](int it, int ir, std::size_t v, double d, Place place) {
       const std::size_t column = static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it);
       const std::size_t sector = sectorOfAngle(g.theta(it));
