@@ -13,8 +13,10 @@
 // holes). A cortex's angle bin is bridged when mineralised tissue connects the
 // proximal and the distal fragment through the fracture zone in 3D; the
 // bridged fraction is the share of bridged bins in the cortex's 90-degree arc.
-// Callus is mineralised tissue outside the original cortex, which is
-// interpolated from the intact shaft on both sides of the fracture.
+// Callus is mineralised tissue beyond the original cortex, which is
+// interpolated from the intact shaft on both sides of the fracture; its
+// volume is the density it adds to the intact shaft over its own density
+// (blur keeps the sum), its presence a count of what clearly stands out.
 
 #include "unionscope/filters/ImageTypes.h"
 #include "unionscope/filters/Scores.h"
@@ -142,9 +144,11 @@ struct CtAnalysisResult {
   double gapWidthMm = 0;
   std::array<CtCortexResult, 4> cortices; ///< indexed by Cortex
   double callusVolumeMm3 = 0;
+  /// The callus' own density (per cortex, solved with the measured blur),
+  /// weighted by each cortex's callus volume.
   double callusMeanHu = 0;
-  /// Sum of HU x mm3 over the callus, divided by 1000: an uncalibrated mineral
-  /// content (no phantom calibration in the scan).
+  /// Callus density (HU) x volume (mm3), divided by 1000: an uncalibrated
+  /// mineral content (no phantom calibration in the scan).
   double callusMineralContentUncalibrated = 0;
   /// Minimum density-weighted polar moment across the fracture zone, relative
   /// to the intact shaft (CT-based virtual torsion test surrogate).
