@@ -93,8 +93,9 @@ struct CtAnalysisParameters {
   double callusDensityMinMassHuMm = 60;
   /// ... and no denser than cortical bone (DESIGN.md: 1200-2000 HU).
   double callusDensityMaxHu = 2000;
-  /// ... per cortex when at least this many columns tell (about 2 mm2 of
-  /// callus surface); otherwise all cortices' columns together...
+  /// ... per cortex when at least this many columns tell (every other slice
+  /// and degree is solved: about 10 mm2 of callus surface); otherwise all
+  /// cortices' columns together...
   int callusDensityMinColumns = 20;
   /// ... and with none at all the middle of woven callus' density range
   /// (300-1000 HU, DESIGN.md).
