@@ -1228,7 +1228,19 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
     for (int ir = 0; ir < g.nr; ++ir) {
       proximalValues.clear();
       distalValues.clear();
-      for (int is = 0; is < g.ns; ++is) {
+      // Only the slices near the two bands (two slices' margin: the test on
+      // d below decides).
+      const double sPlane = plane.sAt(g.r(ir), g.theta(it));
+      const auto slice = [&](double s) { return static_cast<int>(std::floor((s - g.s0) / g.ds)); };
+      const int first = std::max(0, slice(sPlane - bandFar / plane.nz()) - 2);
+      const int last = std::min(g.ns - 1, slice(sPlane + bandFar / plane.nz()) + 2);
+      const int gapFirst = slice(sPlane - bandNear / plane.nz()) + 2;
+      const int gapLast = slice(sPlane + bandNear / plane.nz()) - 2;
+      for (int is = first; is <= last; ++is) {
+        if (is >= gapFirst && is <= gapLast) {
+          is = gapLast;
+          continue;
+        }
         const std::size_t v = g.at(is, it, ir);
         if (!g.inside[v] || g.metal[v]) {
           continue;
@@ -1253,6 +1265,7 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
       const std::size_t k = static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(ir);
       intactProximal[k] = static_cast<float>(p90(proximalValues));
       intactDistal[k] = static_cast<float>(p90(distalValues));
+
       // One side may lie outside the field of view: use the other.
       if (std::isnan(intactProximal[k])) {
         intactProximal[k] = intactDistal[k];
@@ -1391,15 +1404,589 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
     result.notes.push_back(
         "no intact shaft on either side of part of the callus zone: that part is not measured");
   }
-  // Presence is decided on what is surely callus; the volume counts all.
+  // Presence (category 2 against 1) is decided on these counts: what is
+  // surely callus, and all that stands out from the intact shaft's edge.
   std::array<double, 4> distinctCallus{};
+  std::array<double, 4> presentCallus{};
   for (std::size_t c = 0; c < 4; ++c) {
-    result.cortices[c].callusVolumeMm3 = count.volume[c];
+    presentCallus[c] = count.volume[c];
     distinctCallus[c] = count.distinct[c];
   }
+
+  // Callus volume, measured apart from the presence decision. The scanner's
+  // blur moves density across the callus' edges but keeps its sum, so the
+  // density a sample has above the intact shaft at the same (theta, r) -- the
+  // median of both bands, interpolated along the shaft -- is its share of
+  // callus times the callus' density contrast. Summed over the bone's
+  // neighbourhood this counts thin callus lying on the cortex (whose blurred
+  // peak never reaches a threshold) and does not count the blurred edge of
+  // the cortex itself. Only the fracture line does not fit: there the
+  // original cortex is gone, so the line between the original cortex' inner
+  // and outer surfaces counts whole where callus bridges it (and the cortex
+  // has not remodelled), not at all elsewhere.
+  const double bandCentre = 0.5 * (bandNear + bandFar);
+  const auto weightProximal = [&](double d) {
+    return std::clamp((d + bandCentre) / (2.0 * bandCentre), 0.0, 1.0);
+  };
+  std::vector<double> cosTheta(static_cast<std::size_t>(g.nt));
+  std::vector<double> sinTheta(static_cast<std::size_t>(g.nt));
+  for (int it = 0; it < g.nt; ++it) {
+    cosTheta[static_cast<std::size_t>(it)] = std::cos(g.theta(it));
+    sinTheta[static_cast<std::size_t>(it)] = std::sin(g.theta(it));
+  }
+  const auto planeDistance = [&](int is, int it, int ir) {
+    return (g.s(is) - plane.s0 - plane.p * g.r(ir) * cosTheta[static_cast<std::size_t>(it)] -
+            plane.q * g.r(ir) * sinTheta[static_cast<std::size_t>(it)]) *
+           plane.nz();
+  };
+  // The cortex may drift across the polar grid along the shaft (the fitted
+  // axis a fraction of a degree off the bone's own, pulled by callus, an
+  // implant or the other bone): a millimetre of drift between the bands and
+  // the fracture is as much density as a millimetre of callus. The intact
+  // shaft beyond the callus zone tells by how much: per (s, theta) the
+  // cortex's outer half-density crossing, fitted robustly as
+  // R(theta) + (s - s0) (bx cos theta + by sin theta).
+  std::vector<float> edge(static_cast<std::size_t>(g.ns) * g.nt, kNaN);
+  // Every other slice and angle is plenty for two parameters.
+  oneapi::tbb::parallel_for(0, (g.ns + 1) / 2, [&](int half) {
+    const int is = 2 * half;
+    for (int it = 0; it < g.nt; it += 2) {
+      const double anchor = profile.cortexRadius[static_cast<std::size_t>(it / perBin)];
+      if (std::isnan(anchor) ||
+          std::abs(planeDistance(is, it, static_cast<int>(anchor / g.dr))) <= bandNear) {
+        continue; // callus and the fracture line would pull the fit
+      }
+      // The cortex's peak within a cortex's thickness (4 mm) of its typical
+      // radius, as the bridging map found it.
+      const int lo = std::max(1, static_cast<int>((anchor - 4.0) / g.dr));
+      const int hi = std::min(g.nr - 1, static_cast<int>((anchor + 4.0) / g.dr));
+      int peakR = -1;
+      for (int ir = lo; ir <= hi; ++ir) {
+        const std::size_t v = g.at(is, it, ir);
+        if (g.tibia[v] && (peakR < 0 || g.hu[v] > g.hu[g.at(is, it, peakR)])) {
+          peakR = ir;
+        }
+      }
+      if (peakR < 0 || g.hu[g.at(is, it, peakR)] < parameters.corticalThresholdHu) {
+        continue;
+      }
+      const double level = 0.5 * (g.hu[g.at(is, it, peakR)] + kSoftTissueHu);
+      int ir = peakR;
+      while (ir + 1 < g.nr && g.hu[g.at(is, it, ir + 1)] >= level &&
+             !g.metal[g.at(is, it, ir + 1)]) {
+        ++ir;
+      }
+      if (ir + 1 >= g.nr || g.metal[g.at(is, it, ir + 1)]) {
+        continue; // hidden by a plate
+      }
+      const double outside = g.hu[g.at(is, it, ir + 1)];
+      const double at = g.hu[g.at(is, it, ir)];
+      edge[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)] =
+          static_cast<float>(g.r(ir) + g.dr * (at - level) / (at - outside));
+    }
+  });
+  double driftX = 0;
+  double driftY = 0;
+  {
+    std::vector<double> radius(static_cast<std::size_t>(g.nt), kNaN);
+    double limit = 2.0; // mm from the edge: wider than any drift, narrower than callus
+    for (int iteration = 0; iteration < 5; ++iteration) {
+      const auto predicted = [&](int is, int it) {
+        return (g.s(is) - plane.s0) * (driftX * cosTheta[static_cast<std::size_t>(it)] +
+                                       driftY * sinTheta[static_cast<std::size_t>(it)]);
+      };
+      std::vector<double> values;
+      for (int it = 0; it < g.nt; ++it) {
+        values.clear();
+        for (int is = 0; is < g.ns; ++is) {
+          const float e = edge[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)];
+          if (!std::isnan(e)) {
+            values.push_back(e - predicted(is, it));
+          }
+        }
+        radius[static_cast<std::size_t>(it)] = values.size() >= 5 ? median(values) : kNaN;
+      }
+      double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+      std::vector<double> residuals;
+      for (int is = 0; is < g.ns; ++is) {
+        const double along = g.s(is) - plane.s0;
+        for (int it = 0; it < g.nt; ++it) {
+          const float e = edge[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)];
+          const double r0 = radius[static_cast<std::size_t>(it)];
+          if (std::isnan(e) || std::isnan(r0)) {
+            continue;
+          }
+          const double residual = e - r0 - predicted(is, it);
+          residuals.push_back(std::abs(residual));
+          if (std::abs(residual) > limit) {
+            continue; // endosteal callus, the fracture line
+          }
+          const double f1 = along * cosTheta[static_cast<std::size_t>(it)];
+          const double f2 = along * sinTheta[static_cast<std::size_t>(it)];
+          a11 += f1 * f1;
+          a12 += f1 * f2;
+          a22 += f2 * f2;
+          b1 += f1 * (e - r0);
+          b2 += f2 * (e - r0);
+        }
+      }
+      const double det = a11 * a22 - a12 * a12;
+      if (residuals.size() < 100 || det <= 0) {
+        driftX = driftY = 0;
+        break;
+      }
+      driftX = (a22 * b1 - a12 * b2) / det;
+      driftY = (a11 * b2 - a12 * b1) / det;
+      limit = std::max(0.5, 3.0 * median(residuals)); // 3 typical residuals, >= 0.5 mm
+    }
+    if (std::hypot(driftX, driftY) > parameters.callusReferenceMaxDrift) {
+      driftX = driftY = 0;
+    }
+  }
+  const auto drift = [&](int is, int it) {
+    return (g.s(is) - plane.s0) * (driftX * cosTheta[static_cast<std::size_t>(it)] +
+                                   driftY * sinTheta[static_cast<std::size_t>(it)]);
+  };
+  // The intact shaft on either side, followed along its drift: the median
+  // of the bands (every sample as it is, so noise does not bias it), per
+  // (theta, r) in the cortex's own frame.
+  std::vector<float> medianProximal(static_cast<std::size_t>(g.nt) * g.nr, kNaN);
+  std::vector<float> medianDistal(static_cast<std::size_t>(g.nt) * g.nr, kNaN);
+  oneapi::tbb::parallel_for(0, g.nt, [&](int it) {
+    std::vector<double> proximalValues;
+    std::vector<double> distalValues;
+    for (int ir = 0; ir < g.nr; ++ir) {
+      proximalValues.clear();
+      distalValues.clear();
+      // Only the slices of the two bands at this (theta, r).
+      const double sPlane = plane.sAt(g.r(ir), g.theta(it));
+      const auto slice = [&](double s) { return static_cast<int>(std::floor((s - g.s0) / g.ds)); };
+      const int distalLo = std::max(0, slice(sPlane - bandFar / plane.nz()));
+      const int distalHi = std::min(g.ns - 1, slice(sPlane - bandNear / plane.nz()) + 1);
+      const int proximalLo = std::max(0, slice(sPlane + bandNear / plane.nz()));
+      const int proximalHi = std::min(g.ns - 1, slice(sPlane + bandFar / plane.nz()) + 1);
+      for (int is = distalLo; is <= proximalHi; ++is) {
+        if (is > distalHi && is < proximalLo) {
+          is = proximalLo - 1;
+          continue;
+        }
+        const double d = planeDistance(is, it, ir);
+        const bool proximal = d >= bandNear && d <= bandFar;
+        const bool distal = d <= -bandNear && d >= -bandFar;
+        if (!proximal && !distal) {
+          continue;
+        }
+        const double x = (g.r(ir) + drift(is, it)) / g.dr;
+        const int i0 = static_cast<int>(std::floor(x));
+        if (i0 < 0 || i0 + 1 >= g.nr) {
+          continue;
+        }
+        const std::size_t v0 = g.at(is, it, i0);
+        const std::size_t v1 = g.at(is, it, i0 + 1);
+        if (!g.inside[v0] || !g.inside[v1] || g.metal[v0] || g.metal[v1]) {
+          continue;
+        }
+        const double f = x - i0;
+        const double hu = (1 - f) * g.hu[v0] + f * g.hu[v1];
+        (proximal ? proximalValues : distalValues).push_back(hu);
+      }
+      const std::size_t k = static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(ir);
+      const auto middle = [](std::vector<double>& values) { // the median, in place
+        if (values.size() < 3) {
+          return kNaN;
+        }
+        const auto at = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+        std::nth_element(values.begin(), at, values.end());
+        return *at;
+      };
+      medianProximal[k] = static_cast<float>(middle(proximalValues));
+      medianDistal[k] = static_cast<float>(middle(distalValues));
+    }
+  });
+  // The original cortex's surfaces per theta on each side: where the median
+  // profile crosses halfway between soft tissue and its peak near the cortex.
+  struct Surfaces {
+    double inner = kNaN, outer = kNaN;
+  };
+  const auto surfacesOf = [&](const std::vector<float>& band, int it) {
+    Surfaces out;
+    const double anchor = profile.cortexRadius[static_cast<std::size_t>(it / perBin)];
+    if (std::isnan(anchor)) {
+      return out;
+    }
+    const auto at = [&](int ir) {
+      return static_cast<double>(
+          band[static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(ir)]);
+    };
+    const int lo = std::max(0, static_cast<int>((anchor - 3.0) / g.dr));
+    const int hi = std::min(g.nr - 1, static_cast<int>((anchor + 3.0) / g.dr));
+    int peakR = -1;
+    for (int ir = lo; ir <= hi; ++ir) {
+      if (!std::isnan(at(ir)) && (peakR < 0 || at(ir) > at(peakR))) {
+        peakR = ir;
+      }
+    }
+    if (peakR < 0 || at(peakR) < parameters.corticalThresholdHu) {
+      return out;
+    }
+    const double half = 0.5 * (at(peakR) + kSoftTissueHu);
+    int ir = peakR;
+    while (ir + 1 < g.nr && !std::isnan(at(ir + 1)) && at(ir + 1) >= half) {
+      ++ir;
+    }
+    out.outer = ir + 1 < g.nr && !std::isnan(at(ir + 1))
+                    ? g.r(ir) + g.dr * (at(ir) - half) / (at(ir) - at(ir + 1))
+                    : g.r(ir);
+    ir = peakR;
+    while (ir > 0 && !std::isnan(at(ir - 1)) && at(ir - 1) >= half) {
+      --ir;
+    }
+    out.inner = ir > 0 && !std::isnan(at(ir - 1))
+                    ? g.r(ir) - g.dr * (at(ir) - half) / (at(ir) - at(ir - 1))
+                    : g.r(ir);
+    return out;
+  };
+  std::vector<Surfaces> surfacesProximal(static_cast<std::size_t>(g.nt));
+  std::vector<Surfaces> surfacesDistal(static_cast<std::size_t>(g.nt));
+  for (int it = 0; it < g.nt; ++it) {
+    surfacesProximal[static_cast<std::size_t>(it)] = surfacesOf(medianProximal, it);
+    surfacesDistal[static_cast<std::size_t>(it)] = surfacesOf(medianDistal, it);
+  }
+  const auto surfacesAt = [&](int is, int it, double d) {
+    const Surfaces& p = surfacesProximal[static_cast<std::size_t>(it)];
+    const Surfaces& q = surfacesDistal[static_cast<std::size_t>(it)];
+    const double shift = drift(is, it);
+    if (std::isnan(p.outer)) {
+      return Surfaces{q.inner + shift, q.outer + shift};
+    }
+    if (std::isnan(q.outer)) {
+      return Surfaces{p.inner + shift, p.outer + shift};
+    }
+    const double w = weightProximal(d);
+    return Surfaces{w * p.inner + (1 - w) * q.inner + shift,
+                    w * p.outer + (1 - w) * q.outer + shift};
+  };
+  // The intact shaft at (s, theta, r): both sides' profiles at the cortex's
+  // drifted radius, interpolated along the shaft.
+  const auto intactAt = [&](int is, int it, int ir, double d) {
+    const double x = (g.r(ir) - drift(is, it)) / g.dr;
+    const int i0 = std::clamp(static_cast<int>(std::floor(x)), 0, g.nr - 2);
+    const double f = std::clamp(x - i0, 0.0, 1.0);
+    const std::size_t k = static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(i0);
+    const double p = (1 - f) * medianProximal[k] + f * medianProximal[k + 1];
+    const double q = (1 - f) * medianDistal[k] + f * medianDistal[k + 1];
+    if (std::isnan(p)) {
+      return q;
+    }
+    if (std::isnan(q)) {
+      return p;
+    }
+    const double w = weightProximal(d);
+    return w * p + (1 - w) * q;
+  };
+  // The slices the callus zone spans.
+  int zoneFirst = g.ns;
+  int zoneLast = -1;
+  for (int it = 0; it < g.nt; ++it) {
+    for (const double r : {0.0, g.r(g.nr - 1)}) {
+      const double sPlane = plane.sAt(r, g.theta(it));
+      zoneFirst = std::min(
+          zoneFirst, static_cast<int>(std::floor((sPlane - zoneHalf / plane.nz() - g.s0) / g.ds)));
+      zoneLast = std::max(
+          zoneLast, static_cast<int>(std::ceil((sPlane + zoneHalf / plane.nz() - g.s0) / g.ds)));
+    }
+  }
+  zoneFirst = std::max(0, zoneFirst);
+  zoneLast = std::min(g.ns - 1, zoneLast);
+  const double gapHalf = plane.gapMm / 2.0;
+  const int neighbourhood =
+      std::max(1, static_cast<int>(std::lround(parameters.callusNeighbourhoodMm / g.dr)));
+  // Walks the callus zone: per column (s, theta) the samples of the bone's
+  // radial neighbourhood, each with its place relative to the original cortex.
+  enum class Place { Outside, Cortex, Line };
+  const auto walkZone = [&](int is, auto&& visit) {
+    std::vector<int> nearBone(static_cast<std::size_t>(g.nr));
+    for (int it = 0; it < g.nt; ++it) {
+      // Radial distance (in samples) to the nearest sample of the bone.
+      int last = -1000000;
+      for (int ir = 0; ir < g.nr; ++ir) {
+        last = g.tibia[g.at(is, it, ir)] ? ir : last;
+        nearBone[static_cast<std::size_t>(ir)] = ir - last;
+      }
+      last = 1000000;
+      for (int ir = g.nr - 1; ir >= 0; --ir) {
+        last = g.tibia[g.at(is, it, ir)] ? ir : last;
+        nearBone[static_cast<std::size_t>(ir)] =
+            std::min(nearBone[static_cast<std::size_t>(ir)], last - ir);
+      }
+      // The original cortex where this column crosses it.
+      const double cortexR = profile.cortexRadius[static_cast<std::size_t>(it / perBin)];
+      const Surfaces cortex = surfacesAt(
+          is, it,
+          planeDistance(is, it, std::isnan(cortexR) ? 0 : static_cast<int>(cortexR / g.dr)));
+      for (int ir = 0; ir < g.nr; ++ir) {
+        const std::size_t v = g.at(is, it, ir);
+        if (nearBone[static_cast<std::size_t>(ir)] > neighbourhood || !g.inside[v] || g.metal[v] ||
+            g.otherBone[v]) {
+          continue;
+        }
+        const double d = planeDistance(is, it, ir);
+        if (std::abs(d) > zoneHalf) {
+          continue;
+        }
+        const bool inCortex =
+            !std::isnan(cortex.outer) && g.r(ir) >= cortex.inner && g.r(ir) <= cortex.outer;
+        const Place place = !inCortex                ? Place::Outside
+                            : std::abs(d) <= gapHalf ? Place::Line
+                            : std::abs(d) <= gapHalf + parameters.callusLineMarginMm
+                                ? Place::Cortex
+                                : Place::Outside;
+        visit(it, ir, v, d, place);
+      }
+    }
+  };
+  // The scanner's radial blur, measured on the intact cortex's outer edge:
+  // the 25-75% rise of a Gaussian-blurred step spans 1.35 sigma.
+  double blurSigma = kNaN;
+  {
+    std::vector<double> widths;
+    for (const std::vector<float>* band : {&medianProximal, &medianDistal}) {
+      for (int it = 0; it < g.nt; ++it) {
+        const Surfaces cortex = surfacesOf(*band, it);
+        if (std::isnan(cortex.outer)) {
+          continue;
+        }
+        const auto at = [&](int ir) {
+          return static_cast<double>(
+              (*band)[static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(ir)]);
+        };
+        int ir = std::min(g.nr - 1, static_cast<int>(0.5 * (cortex.inner + cortex.outer) / g.dr));
+        double peak = at(ir);
+        for (int r = ir; r < g.nr && g.r(r) <= cortex.outer; ++r) {
+          peak = std::max(peak, at(r));
+        }
+        const auto crossing = [&](double level) {
+          for (int r = ir; r + 1 < g.nr; ++r) {
+            if (at(r) >= level && at(r + 1) < level) {
+              return g.r(r) + g.dr * (at(r) - level) / (at(r) - at(r + 1));
+            }
+          }
+          return kNaN;
+        };
+        const double high = crossing(kSoftTissueHu + 0.75 * (peak - kSoftTissueHu));
+        const double low = crossing(kSoftTissueHu + 0.25 * (peak - kSoftTissueHu));
+        if (!std::isnan(high) && !std::isnan(low) && low > high) {
+          widths.push_back((low - high) / 1.349);
+        }
+      }
+    }
+    // Typical clinical kernels: 0.5-0.8 mm; outside 0.3-2 mm the edge was no edge.
+    blurSigma = widths.empty() ? 0.7 : std::clamp(median(widths), 0.3, 2.0);
+  }
+  // The callus' own density per cortex. Blur keeps the excess density's sum
+  // across a layer of callus (its mass, density times thickness) but lowers
+  // its peak when the layer is thin: for a layer of thickness t and density
+  // contrast c, peak = c * erf(t / (2 sqrt 2 sigma)). Mass and peak of every
+  // column (s, theta) outside the original cortex give c, the columns' median
+  // weighted by mass gives the cortex's callus density.
+  const double sigma = std::sqrt(blurSigma * blurSigma + 0.5 * g.dr * g.dr); // with the smoothing
+  std::vector<std::array<std::vector<std::pair<float, float>>, 4>> contrasts(
+      static_cast<std::size_t>(g.ns));
+  // Every other slice and angle: thousands of columns tell the density.
+  oneapi::tbb::parallel_for(zoneFirst, zoneLast + 1, [&](int is) {
+    if ((is - zoneFirst) % 2 != 0) {
+      return;
+    }
+    auto& mine = contrasts[static_cast<std::size_t>(is)];
+    std::vector<double> excess(static_cast<std::size_t>(g.nr));
+    for (int it = 0; it < g.nt; it += 2) {
+      const Surfaces cortex = surfacesAt(is, it, planeDistance(is, it, 0));
+      if (std::isnan(cortex.outer)) {
+        continue;
+      }
+      const double d = planeDistance(is, it, static_cast<int>(cortex.outer / g.dr));
+      if (std::abs(d) <= gapHalf + parameters.callusLineMarginMm || std::abs(d) > zoneHalf) {
+        continue;
+      }
+      // From the middle of the cortex outward, as far as the bone's
+      // neighbourhood reaches.
+      const int first = static_cast<int>(0.5 * (cortex.inner + cortex.outer) / g.dr);
+      int last = first;
+      for (int ir = first; ir < g.nr; ++ir) {
+        last = g.tibia[g.at(is, it, ir)] ? ir : last;
+      }
+      last = std::min(g.nr - 1, last + neighbourhood);
+      bool usable = last - first >= 4;
+      for (int ir = first; ir <= last && usable; ++ir) {
+        const std::size_t v = g.at(is, it, ir);
+        const double intact = intactAt(is, it, ir, d);
+        usable = !g.metal[v] && g.inside[v] && !g.otherBone[v] && !std::isnan(intact);
+        excess[static_cast<std::size_t>(ir)] = g.hu[v] - intact;
+      }
+      if (!usable) {
+        continue;
+      }
+      double mass = 0;
+      double peak = 0;
+      for (int ir = first; ir <= last; ++ir) {
+        mass += excess[static_cast<std::size_t>(ir)] * g.dr;
+        if (ir > first && ir < last) {
+          peak = std::max(peak, 0.25 * excess[static_cast<std::size_t>(ir - 1)] +
+                                    0.5 * excess[static_cast<std::size_t>(ir)] +
+                                    0.25 * excess[static_cast<std::size_t>(ir + 1)]);
+        }
+      }
+      // Too little to tell, or no thicker than the blur allows to resolve.
+      if (mass < parameters.callusDensityMinMassHuMm || peak <= parameters.callusExcessHu ||
+          peak * std::sqrt(2 * kPi) * sigma >= mass) {
+        continue;
+      }
+      double lo = peak;
+      double hi = parameters.callusDensityMaxHu;
+      if (lo >= hi) {
+        continue;
+      }
+      for (int iteration = 0; iteration < 40; ++iteration) {
+        const double c = 0.5 * (lo + hi);
+        (c * std::erf(mass / c / (2 * std::sqrt(2.0) * sigma)) > peak ? hi : lo) = c;
+      }
+      mine[sectorOfAngle(g.theta(it))].emplace_back(static_cast<float>(0.5 * (lo + hi)),
+                                                    static_cast<float>(mass));
+    }
+  });
+  std::array<double, 4> callusDensity{};
+  {
+    std::array<std::vector<std::pair<float, float>>, 4> bySector;
+    std::vector<std::pair<float, float>> all;
+    for (const auto& slice : contrasts) { // slice order: thread-count independent
+      for (std::size_t c = 0; c < 4; ++c) {
+        bySector[c].insert(bySector[c].end(), slice[c].begin(), slice[c].end());
+        all.insert(all.end(), slice[c].begin(), slice[c].end());
+      }
+    }
+    const auto weightedMedian = [](std::vector<std::pair<float, float>>& values) {
+      std::sort(values.begin(), values.end());
+      double total = 0;
+      for (const auto& v : values) {
+        total += v.second;
+      }
+      double sum = 0;
+      for (const auto& v : values) {
+        sum += v.second;
+        if (sum >= 0.5 * total) {
+          return static_cast<double>(v.first);
+        }
+      }
+      return kNaN;
+    };
+    const auto enough = [&](const std::vector<std::pair<float, float>>& values) {
+      return static_cast<int>(values.size()) >= parameters.callusDensityMinColumns;
+    };
+    const double pooled =
+        enough(all) ? weightedMedian(all) + kSoftTissueHu : parameters.callusDensityFallbackHu;
+    for (std::size_t c = 0; c < 4; ++c) {
+      callusDensity[c] = enough(bySector[c]) ? weightedMedian(bySector[c]) + kSoftTissueHu : pooled;
+    }
+  }
+  // The volume per column (s, theta), and whether metal hides part of the
+  // column near the cortex.
+  std::vector<double> columnVolume(static_cast<std::size_t>(g.ns) * g.nt, 0.0);
+  std::vector<std::uint8_t> columnHidden(static_cast<std::size_t>(g.ns) * g.nt, 0);
+  oneapi::tbb::parallel_for(zoneFirst, zoneLast + 1, [&](int is) {
+    walkZone(is, [&](int it, int ir, std::size_t v, double d, Place place) {
+      const std::size_t column = static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it);
+      const std::size_t sector = sectorOfAngle(g.theta(it));
+      const double dv = g.r(ir) * g.dt * g.dr * g.ds;
+      if (place == Place::Line) {
+        const bool gapIsCallus =
+            bridged[static_cast<std::size_t>(it / perBin)] == 1 && !remodelled[sector];
+        columnVolume[column] += gapIsCallus ? dv : 0.0;
+        return;
+      }
+      if (place == Place::Cortex) {
+        return;
+      }
+      double intact = intactAt(is, it, ir, d);
+      if (std::isnan(intact)) {
+        return;
+      }
+      // Within the fracture line the cortex is gone, and with it the blur it
+      // spreads onto the tissue beside it.
+      if (std::abs(d) <= gapHalf) {
+        intact = std::min(intact, kSoftTissueHu);
+      }
+      // What callus displaces: soft tissue, fat or marrow, never cortex.
+      const double displaced = std::min(intact, kSoftTissueHu);
+      const double share = std::clamp((g.hu[v] - intact) / (callusDensity[sector] - displaced),
+                                      -parameters.callusShareLimit, parameters.callusShareLimit);
+      columnVolume[column] += share * dv;
+    });
+    // Metal next to the cortex (screws, a plate's edge) hides callus.
+    for (int it = 0; it < g.nt; ++it) {
+      const Surfaces cortex = surfacesAt(is, it, planeDistance(is, it, 0));
+      if (std::isnan(cortex.outer)) {
+        continue;
+      }
+      // From just inside the cortex to where a young collar ends (3 mm).
+      const int lo = std::max(0, static_cast<int>((cortex.inner - 1.0) / g.dr));
+      const int hi = std::min(g.nr - 1, static_cast<int>((cortex.outer + 3.0) / g.dr));
+      for (int ir = lo; ir <= hi; ++ir) {
+        if (g.metal[g.at(is, it, ir)]) {
+          columnHidden[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)] = 1;
+          break;
+        }
+      }
+    }
+  });
+  // Columns that metal hides are filled from the visible columns beside them
+  // along the shaft (callus changes slowly along it), when both lie within
+  // reach; the measured part counts when it is more.
+  const int fillReach =
+      std::max(1, static_cast<int>(std::lround(parameters.callusHiddenFillMm / g.ds)));
+  oneapi::tbb::parallel_for(0, g.nt, [&](int it) {
+    const auto at = [&](int is) {
+      return static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it);
+    };
+    int is = 0;
+    while (is < g.ns) {
+      if (!columnHidden[at(is)]) {
+        ++is;
+        continue;
+      }
+      int end = is;
+      while (end + 1 < g.ns && columnHidden[at(end + 1)]) {
+        ++end;
+      }
+      const int before = is - 1;
+      const int after = end + 1;
+      if (before >= 0 && after < g.ns && after - before <= fillReach) {
+        for (int k = is; k <= end; ++k) {
+          const double f = static_cast<double>(k - before) / (after - before);
+          const double filled = (1 - f) * columnVolume[at(before)] + f * columnVolume[at(after)];
+          columnVolume[at(k)] = std::max(columnVolume[at(k)], filled);
+        }
+      }
+      is = end + 1;
+    }
+  });
+  std::array<double, 4> callusVolume{};
+  for (int is = 0; is < g.ns; ++is) { // fixed order: thread-count independent
+    for (int it = 0; it < g.nt; ++it) {
+      callusVolume[sectorOfAngle(g.theta(it))] +=
+          columnVolume[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)];
+    }
+  }
+  volume = 0;
+  double mineral = 0;
+  for (std::size_t c = 0; c < 4; ++c) {
+    callusVolume[c] = std::max(0.0, callusVolume[c]);
+    result.cortices[c].callusVolumeMm3 = callusVolume[c];
+    volume += callusVolume[c];
+    mineral += callusVolume[c] * callusDensity[c];
+  }
   result.callusVolumeMm3 = volume;
-  result.callusMeanHu = volume > 0 ? count.huVolume / volume : 0;
-  result.callusMineralContentUncalibrated = count.huVolume / 1000.0;
+  result.callusMeanHu = volume > 0 ? mineral / volume : 0;
+  result.callusMineralContentUncalibrated = mineral / 1000.0;
 
   for (std::size_t c = 0; c < 4; ++c) {
     CtCortexResult& cortex = result.cortices[c];
@@ -1420,7 +2007,7 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
           remodelled[c] ? CortexCategory::Remodelled : CortexCategory::BridgingCallus;
     } else {
       const bool present = distinctCallus[c] >= parameters.callusPresentMm3 ||
-                           cortex.callusVolumeMm3 >= parameters.callusPresentTotalMm3;
+                           presentCallus[c] >= parameters.callusPresentTotalMm3;
       cortex.score.category =
           present ? CortexCategory::CallusVisibleLine : CortexCategory::NoCallus;
     }

@@ -13,8 +13,10 @@
 // holes). A cortex's angle bin is bridged when mineralised tissue connects the
 // proximal and the distal fragment through the fracture zone in 3D; the
 // bridged fraction is the share of bridged bins in the cortex's 90-degree arc.
-// Callus is mineralised tissue outside the original cortex, which is
-// interpolated from the intact shaft on both sides of the fracture.
+// Callus is mineralised tissue beyond the original cortex, which is
+// interpolated from the intact shaft on both sides of the fracture; its
+// volume is the density it adds to the intact shaft over its own density
+// (blur keeps the sum), its presence a count of what clearly stands out.
 
 #include "unionscope/filters/ImageTypes.h"
 #include "unionscope/filters/Scores.h"
@@ -71,6 +73,42 @@ struct CtAnalysisParameters {
   double callusExcessHu = 100;
   /// Callus is counted within this distance of the fracture plane.
   double callusZoneHalfLengthMm = 25;
+  /// Callus volume: the intact shaft's cortex may drift across the polar grid
+  /// along the shaft by up to this slope (mm per mm, about 6 degrees of axis
+  /// error); a steeper fit is taken for a failed one and not applied.
+  double callusReferenceMaxDrift = 0.1;
+  /// Callus volume: density above the intact shaft is summed within this
+  /// radial distance of the bone (above boneThresholdHu): three times the
+  /// blur (sigma ~0.5-0.8 mm) of a clinical reconstruction, so the blurred
+  /// edge of thin callus is counted.
+  double callusNeighbourhoodMm = 2.0;
+  /// Callus volume: the fracture line is the original cortex within half the
+  /// gap of the plane; the cortex this much further on either side is left
+  /// out of the sum, since its blurred ends do not match the intact shaft.
+  double callusLineMarginMm = 1.5;
+  /// Callus density is solved per column (s, theta) from the mass and the
+  /// peak of its excess over the intact shaft and the measured blur, in
+  /// columns with at least this mass (HU x mm: 0.2 mm of the least dense
+  /// woven callus, 300 HU) and a peak above callusExcessHu...
+  double callusDensityMinMassHuMm = 60;
+  /// ... and no denser than cortical bone (DESIGN.md: 1200-2000 HU).
+  double callusDensityMaxHu = 2000;
+  /// ... per cortex when at least this many columns tell (every other slice
+  /// and degree is solved: about 10 mm2 of callus surface); otherwise all
+  /// cortices' columns together...
+  int callusDensityMinColumns = 20;
+  /// ... and with none at all the middle of woven callus' density range
+  /// (300-1000 HU, DESIGN.md).
+  double callusDensityFallbackHu = 600;
+  /// A sample's share of callus is kept within +-this: a share far above 1
+  /// is an artefact (streaks), not denser callus; noise around 0 and 1 must
+  /// not be cut, or it biases the sum.
+  double callusShareLimit = 3;
+  /// Callus hidden by metal (a screw across the cortex) is interpolated
+  /// along the shaft from the visible callus on either side, across at most
+  /// this length: a screw with its margin (4-6 mm + 2 x metalMarginMm), not
+  /// a plate.
+  double callusHiddenFillMm = 12;
   /// Angular resolution of the bridging map.
   double angularBinDeg = 5;
   /// A user hint: a point on the fracture in patient coordinates (LPS, mm).
@@ -118,9 +156,11 @@ struct CtAnalysisResult {
   double gapWidthMm = 0;
   std::array<CtCortexResult, 4> cortices; ///< indexed by Cortex
   double callusVolumeMm3 = 0;
+  /// The callus' own density (per cortex, solved with the measured blur),
+  /// weighted by each cortex's callus volume.
   double callusMeanHu = 0;
-  /// Sum of HU x mm3 over the callus, divided by 1000: an uncalibrated mineral
-  /// content (no phantom calibration in the scan).
+  /// Callus density (HU) x volume (mm3), divided by 1000: an uncalibrated
+  /// mineral content (no phantom calibration in the scan).
   double callusMineralContentUncalibrated = 0;
   /// Minimum density-weighted polar moment across the fracture zone, relative
   /// to the intact shaft (CT-based virtual torsion test surrogate).
