@@ -11,8 +11,8 @@ rm -rf "$OUT"
 "$UNIONSCOPE" phantom --out "$OUT/patient" --scenario normal --implant nail --seed 1 --preview
 "$UNIONSCOPE" inspect "$OUT/patient/dicom" | tee "$OUT/inspect.txt"
 "$UNIONSCOPE" inspect --json "$OUT/patient/dicom" > "$OUT/inspect.json"
-# Exit code 1 means "some series were not scored" (radiograph scoring is not
-# in this version yet); the report is written all the same.
+# Exit code 1 means "some inputs or series failed"; the report is written all
+# the same, so only a usage or internal error (2, 3) stops the sample.
 status=0
 "$UNIONSCOPE" analyze "$OUT/patient/dicom" --reference-date 2025-03-03 --out "$OUT/analysis" || status=$?
 if [ "$status" -gt 1 ]; then
@@ -23,4 +23,4 @@ echo
 echo "Sample patient: $OUT/patient/dicom   (DICOM: CT and DX per visit; previews in $OUT/patient/preview)"
 echo "Ground truth:   $OUT/patient/truth.json"
 echo "Ingest:         $OUT/inspect.txt, $OUT/inspect.json"
-echo "Report:         $OUT/analysis/report.json   (explanation images in $OUT/analysis/images)"
+echo "Report:         $OUT/analysis/report.json, report.html   (pictures in $OUT/analysis/images, DICOM SEG/SR in $OUT/analysis/dicom)"

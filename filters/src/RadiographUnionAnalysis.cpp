@@ -127,9 +127,20 @@ cv::Mat metalCandidates(const cv::Mat& image, const RadiographAnalysisParameters
     if (cv::countNonZero(around) == 0) {
       continue;
     }
-    const double in = cv::mean(image(box), inside)[0];
+    // Implants lie inside the limb: what touches the film's edge is a
+    // border, a board or a positioning aid.
+    const cv::Rect whole = cv::Rect(stats.at<int>(l, cv::CC_STAT_LEFT), stats.at<int>(l, cv::CC_STAT_TOP),
+                                    stats.at<int>(l, cv::CC_STAT_WIDTH), stats.at<int>(l, cv::CC_STAT_HEIGHT));
+    if (whole.x == 0 || whole.y == 0 || whole.x + whole.width == image.cols ||
+        whole.y + whole.height == image.rows) {
+      continue;
+    }
+    cv::Scalar in, spread;
+    cv::meanStdDev(image(box), in, spread, inside);
     const double out = cv::mean(image(box), around)[0];
-    if (in - out >= p.metalRingContrast * range) {
+    // Metal is flat at the top of the range; bright bone keeps its texture.
+    const bool flat = spread[0] <= p.metalFlatness * range;
+    if (in[0] - out >= p.metalRingContrast * range && flat) {
       kept(box).setTo(255, inside);
     }
   }
@@ -185,7 +196,11 @@ double limbHalfWidth(const cv::Mat& image) {
   cv::distanceTransform(tissue, distance, cv::DIST_L2, 3);
   // A high percentile of the distance over the tissue rather than its
   // maximum: the foot, the knee or the trunk must not set the scale.
-  return std::max(4.0, percentile(distance, tissue, 0.98));
+  // A body filling the whole film has no edge to measure from: the limb is
+  // then at most the film's width (and the element stays bounded).
+  const double cap = 0.5 * std::min(image.rows, image.cols);
+  const double half = percentile(distance, tissue, 0.98);
+  return std::isnan(half) ? cap : std::clamp(half, 4.0, cap);
 }
 
 /// Local contrast: bone stands out of the soft tissue around it whatever the
@@ -286,7 +301,7 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
     const double l2 = std::max(1e-9, (a + c) / 2 - spread);
     const double length = 4 * std::sqrt(l1);
     const double width = area / length;
-    if (length < 2.5 * width || l1 / l2 < 4) {
+    if (length < 2.0 * width || l1 / l2 < 3) {
       continue;
     }
     // The widest long bone: a femur over its patella, a tibia over its fibula.

@@ -507,6 +507,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"metal_share_of_max", p.metalShareOfMax},
           {"metal_ring_contrast", p.metalRingContrast},
           {"metal_above_bone", p.metalAboveBone},
+          {"metal_flatness", p.metalFlatness},
           {"metal_min_pixels", p.metalMinPixels},
           {"shaft_flare_factor", p.shaftFlareFactor},
           {"fracture_min_evidence", p.fractureMinEvidence},

@@ -60,6 +60,9 @@ struct RadiographAnalysisParameters {
   /// share of the range: metal steps down to bone or soft tissue, bright bone
   /// fades into the bone around it.
   double metalRingContrast = 0.12;
+  /// ... and flat: their spread within this share of the range. Bright bone
+  /// (the tarsus, a doubled-over metaphysis) keeps its trabecular texture.
+  double metalFlatness = 0.05;
   /// ... and brighter than the typical bone by this share of the bone's
   /// contrast over soft tissue: steel and titanium attenuate several times
   /// more than cortex, so even a windowed 8-bit export keeps them well above
