@@ -751,33 +751,50 @@ std::size_t sectorOfAngle(double theta) {
 /// columns filled. Blur spreads a column's callus over more samples at lower
 /// shares; the samples with the largest shares (ties: the inner one) carry the
 /// column's volume, whole samples while at least half a sample is left, the
-/// remainder (negative too: noise below the intact shaft) carried on to the
-/// next column of the cortex (slice by slice, theta ascending). So thick
-/// callus keeps its core (its blurred rim has the lower shares), thin callus
-/// its thickness at its peak, and the labelled samples of each cortex add up
-/// to its callusVolumeMm3 within half a sample. A cortex whose sum is
-/// negative (measured as 0) gets none. Returns the labelled volume (mm3).
+/// remainder carried on to the next column of the cortex (slice by slice,
+/// theta ascending). Columns with a negative sum (noise, the intact shaft's
+/// reference a little above the bone) have no callus to label, but the
+/// measurement nets them against the rest: the cortex's positive columns are
+/// scaled down by the same total. So thick callus keeps its core (its blurred
+/// rim has the lower shares), thin callus its thickness at its peak, and the
+/// labelled samples of each cortex add up to its callusVolumeMm3 within half
+/// a sample. A cortex whose sum is negative (measured as 0) gets none.
+/// Returns the labelled volume (mm3).
 double polarCallusMask(const PolarGrid& g, const std::vector<float>& share,
-                       const std::vector<double>& columnVolume,
-                       const std::array<double, 4>& cortexVolume, int zoneFirst, int zoneLast,
+                       const std::vector<double>& columnVolume, int zoneFirst, int zoneLast,
                        std::vector<std::uint8_t>& callus) {
   callus.assign(g.hu.size(), 0);
   std::array<double, 4> labelled{};
   oneapi::tbb::parallel_for(0, 4, [&](int sector) {
-    if (cortexVolume[static_cast<std::size_t>(sector)] <= 0) {
+    const auto inSector = [&](int it) {
+      return sectorOfAngle(g.theta(it)) == static_cast<std::size_t>(sector);
+    };
+    const auto volumeOf = [&](int is, int it) {
+      return columnVolume[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)];
+    };
+    double positive = 0;
+    double net = 0;
+    for (int is = zoneFirst; is <= zoneLast; ++is) {
+      for (int it = 0; it < g.nt; ++it) {
+        if (inSector(it)) {
+          positive += std::max(0.0, volumeOf(is, it));
+          net += volumeOf(is, it);
+        }
+      }
+    }
+    if (positive <= 0 || net <= 0) {
       return;
     }
+    const double scale = net / positive;
     std::vector<int> candidates;
     double carried = 0;
     double sum = 0;
     for (int is = zoneFirst; is <= zoneLast; ++is) {
       for (int it = 0; it < g.nt; ++it) {
-        if (sectorOfAngle(g.theta(it)) != static_cast<std::size_t>(sector)) {
+        if (!inSector(it)) {
           continue;
         }
-        double left =
-            carried +
-            columnVolume[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)];
+        double left = carried + scale * std::max(0.0, volumeOf(is, it));
         if (left > 0) {
           candidates.clear();
           for (int ir = 0; ir < g.nr; ++ir) {
@@ -2090,7 +2107,7 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   if (parameters.produceLabelMap) {
     std::vector<std::uint8_t> callus;
     const double labelled =
-        polarCallusMask(g, sampleShare, columnVolume, callusVolume, zoneFirst, zoneLast, callus);
+        polarCallusMask(g, sampleShare, columnVolume, zoneFirst, zoneLast, callus);
     if (std::abs(labelled - result.callusVolumeMm3) >
         std::max(1.0, 0.01 * result.callusVolumeMm3)) {
       result.notes.push_back("label map: its callus differs from the measured volume by " +
