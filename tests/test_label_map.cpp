@@ -5,8 +5,10 @@
 #include "unionscope/sample_data/Phantom.h"
 
 #include <gtest/gtest.h>
+#include <oneapi/tbb/global_control.h>
 
 #include <array>
+#include <cstring>
 #include <utility>
 
 namespace {
@@ -67,6 +69,26 @@ TEST(LabelMap, CallusVoxelsMatchTheMeasuredVolumeAndMetalIsLabelled) {
       EXPECT_GT(counts[kLabelMetal], 0U);
     }
   }
+}
+
+TEST(LabelMap, SameLabelsWithOneThreadOrMany) {
+  const phantom::PatientSpec spec = phantom::makePatientSpec(
+      7, phantom::Scenario::NormalHealing, phantom::Implant::Plate, phantom::SizePreset::Small);
+  const phantom::VisitVolume visit = phantom::renderVisitCt(spec, 1);
+  CtAnalysisParameters parameters;
+  parameters.produceLabelMap = true;
+  const Laterality side = spec.laterality == 'R' ? Laterality::Right : Laterality::Left;
+  CtAnalysisResult one;
+  {
+    oneapi::tbb::global_control single(oneapi::tbb::global_control::max_allowed_parallelism, 1);
+    one = analyzeCtUnion(*visit.hu, side, parameters);
+  }
+  const CtAnalysisResult many = analyzeCtUnion(*visit.hu, side, parameters);
+  ASSERT_TRUE(one.labels);
+  ASSERT_TRUE(many.labels);
+  const std::size_t n = one.labels->GetLargestPossibleRegion().GetNumberOfPixels();
+  ASSERT_EQ(n, many.labels->GetLargestPossibleRegion().GetNumberOfPixels());
+  EXPECT_EQ(std::memcmp(one.labels->GetBufferPointer(), many.labels->GetBufferPointer(), n), 0);
 }
 
 } // namespace

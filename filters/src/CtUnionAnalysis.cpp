@@ -745,88 +745,96 @@ std::size_t sectorOfAngle(double theta) {
   return best;
 }
 
-/// The callus rule of `countCallus` in analyzeCtUnion, per polar sample, for
-/// the label map. It is repeated here (rather than recorded there) so that
-/// the label map stays one opt-in step at the end of the analysis; the label
-/// map checks itself against callusVolumeMm3 and says so in the notes when
-/// the two rules drift apart (and the SEG test fails).
-struct CallusRule {
-  const PolarGrid& g;
-  const FracturePlane& plane;
-  const std::vector<signed char>& bridged;
-  int perBin = 1;
-  std::array<bool, 4> remodelled{};
-  const std::vector<float>& intactProximal;
-  const std::vector<float>& intactDistal;
-  double zoneHalfMm = 0;
-  double excessHu = 0;
-
-  /// Marks the callus samples at `thresholdHu`; returns their volume (mm3)
-  /// and volume-weighted HU, summed in the same order as countCallus.
-  std::pair<double, double> mark(double thresholdHu, std::vector<std::uint8_t>& callus) const {
-    callus.assign(g.hu.size(), 0);
-    std::vector<std::pair<double, double>> perSlice(static_cast<std::size_t>(g.ns));
-    oneapi::tbb::parallel_for(0, g.ns, [&](int is) {
-      auto& [volume, huVolume] = perSlice[static_cast<std::size_t>(is)];
+/// The label map's callus on the polar grid, from the callus stage's own
+/// terms: `share` is every sample's share of callus (what columnVolume sums)
+/// and `columnVolume` each column's (s, theta) measured callus volume, hidden
+/// columns filled. Blur spreads a column's callus over more samples at lower
+/// shares; the samples with the largest shares (ties: the inner one) carry the
+/// column's volume, whole samples while at least half a sample is left, the
+/// remainder carried on to the next column of the cortex (slice by slice,
+/// theta ascending). Columns with a negative sum (noise, the intact shaft's
+/// reference a little above the bone) have no callus to label, but the
+/// measurement nets them against the rest: the cortex's positive columns are
+/// scaled down by the same total. So thick callus keeps its core (its blurred
+/// rim has the lower shares), thin callus its thickness at its peak, and the
+/// labelled samples of each cortex add up to its callusVolumeMm3 within half
+/// a sample. A cortex whose sum is negative (measured as 0) gets none.
+/// Returns the labelled volume (mm3).
+double polarCallusMask(const PolarGrid& g, const std::vector<float>& share,
+                       const std::vector<double>& columnVolume, int zoneFirst, int zoneLast,
+                       std::vector<std::uint8_t>& callus) {
+  callus.assign(g.hu.size(), 0);
+  std::array<double, 4> labelled{};
+  oneapi::tbb::parallel_for(0, 4, [&](int sector) {
+    const auto inSector = [&](int it) {
+      return sectorOfAngle(g.theta(it)) == static_cast<std::size_t>(sector);
+    };
+    const auto volumeOf = [&](int is, int it) {
+      return columnVolume[static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it)];
+    };
+    double positive = 0;
+    double net = 0;
+    for (int is = zoneFirst; is <= zoneLast; ++is) {
       for (int it = 0; it < g.nt; ++it) {
-        const bool gapIsCallus = bridged[static_cast<std::size_t>(it / perBin)] == 1 &&
-                                 !remodelled[sectorOfAngle(g.theta(it))];
-        for (int ir = 0; ir < g.nr; ++ir) {
-          const std::size_t v = g.at(is, it, ir);
-          if (!g.inside[v] || g.metal[v] || !g.tibia[v] || g.hu[v] < thresholdHu) {
-            continue;
-          }
-          const double d = plane.distance(g.s(is), g.r(ir), g.theta(it));
-          if (std::abs(d) > zoneHalfMm) {
-            continue;
-          }
-          const std::size_t k = static_cast<std::size_t>(it) * g.nr + static_cast<std::size_t>(ir);
-          const float intact = d >= 0 ? intactProximal[k] : intactDistal[k];
-          if (std::isnan(intact)) {
-            continue;
-          }
-          const bool inLine = gapIsCallus && std::abs(d) <= plane.gapMm / 2.0;
-          if (!inLine && g.hu[v] < intact + excessHu) {
-            continue;
-          }
-          callus[v] = 1;
-          const double dv = g.r(ir) * g.dt * g.dr * g.ds;
-          volume += dv;
-          huVolume += dv * g.hu[v];
+        if (inSector(it)) {
+          positive += std::max(0.0, volumeOf(is, it));
+          net += volumeOf(is, it);
         }
       }
-    });
-    std::pair<double, double> total{0.0, 0.0};
-    for (const auto& [volume, huVolume] : perSlice) {
-      total.first += volume;
-      total.second += huVolume;
     }
-    return total;
-  }
-};
+    if (positive <= 0 || net <= 0) {
+      return;
+    }
+    const double scale = net / positive;
+    std::vector<int> candidates;
+    double carried = 0;
+    double sum = 0;
+    for (int is = zoneFirst; is <= zoneLast; ++is) {
+      for (int it = 0; it < g.nt; ++it) {
+        if (!inSector(it)) {
+          continue;
+        }
+        double left = carried + scale * std::max(0.0, volumeOf(is, it));
+        if (left > 0) {
+          candidates.clear();
+          for (int ir = 0; ir < g.nr; ++ir) {
+            if (share[g.at(is, it, ir)] > 0) {
+              candidates.push_back(ir);
+            }
+          }
+          std::sort(candidates.begin(), candidates.end(), [&](int a, int b) {
+            const float sa = share[g.at(is, it, a)];
+            const float sb = share[g.at(is, it, b)];
+            return sa != sb ? sa > sb : a < b;
+          });
+          for (const int ir : candidates) {
+            const double dv = g.r(ir) * g.dt * g.dr * g.ds;
+            if (left < 0.5 * dv) {
+              break;
+            }
+            callus[g.at(is, it, ir)] = 1;
+            left -= dv;
+            sum += dv;
+          }
+        }
+        carried = left;
+      }
+    }
+    labelled[static_cast<std::size_t>(sector)] = sum;
+  });
+  return labelled[0] + labelled[1] + labelled[2] + labelled[3];
+}
 
 /// The Cartesian label map on the CT's grid: metal and bone by each voxel's
 /// own HU, callus by the share of the voxel whose nearest polar sample (in s,
-/// theta and r around the shaft axis) is callus. A polar sample stands for
-/// r dtheta dr ds of tissue, so these shares add up to callusVolumeMm3; the
-/// row-wise carry turns them into whole voxels without losing volume.
-MaskImage::Pointer cartesianLabelMap(const CtImage& ct, const CallusRule& rule,
+/// theta and r around the shaft axis) is callus in `callus` (polarCallusMask).
+/// A polar sample stands for r dtheta dr ds of tissue, so these shares add up
+/// to the labelled polar volume; the row-wise carry turns them into whole
+/// voxels without losing volume.
+MaskImage::Pointer cartesianLabelMap(const CtImage& ct, const PolarGrid& g,
+                                     const std::vector<std::uint8_t>& callus,
                                      const CtAnalysisParameters& parameters, const Vec3& axisPoint,
-                                     const Vec3& u, const Vec3& medial, const Vec3& anterior,
-                                     CtAnalysisResult& result) {
-  const PolarGrid& g = rule.g;
-  std::vector<std::uint8_t> callus;
-  const auto [firstVolume, firstHuVolume] = rule.mark(parameters.boneThresholdHu, callus);
-  if (firstVolume > 0) {
-    // The second count of analyzeCtUnion, at the partial-volume threshold.
-    const double threshold =
-        std::clamp(0.5 * (firstHuVolume / firstVolume + kSoftTissueHu), 200.0, 600.0);
-    const double volume = rule.mark(threshold, callus).first;
-    if (std::abs(volume - result.callusVolumeMm3) > 1e-6 * std::max(1.0, volume)) {
-      result.notes.push_back("label map: the callus rule differs from the callus measurement");
-    }
-  }
-
+                                     const Vec3& u, const Vec3& medial, const Vec3& anterior) {
   auto labels = MaskImage::New();
   labels->SetRegions(ct.GetLargestPossibleRegion());
   labels->SetOrigin(ct.GetOrigin());
@@ -1892,6 +1900,13 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   // column near the cortex.
   std::vector<double> columnVolume(static_cast<std::size_t>(g.ns) * g.nt, 0.0);
   std::vector<std::uint8_t> columnHidden(static_cast<std::size_t>(g.ns) * g.nt, 0);
+  // For the label map only (opt-in): every polar sample's share of callus,
+  // the very terms columnVolume sums.
+  std::vector<float> sampleShare;
+  if (parameters.produceLabelMap) {
+    sampleShare.assign(g.hu.size(), 0.0F);
+  }
+  const bool recordShares = !sampleShare.empty();
   oneapi::tbb::parallel_for(zoneFirst, zoneLast + 1, [&](int is) {
     walkZone(is, [&](int it, int ir, std::size_t v, double d, Place place) {
       const std::size_t column = static_cast<std::size_t>(is) * g.nt + static_cast<std::size_t>(it);
@@ -1901,6 +1916,9 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
         const bool gapIsCallus =
             bridged[static_cast<std::size_t>(it / perBin)] == 1 && !remodelled[sector];
         columnVolume[column] += gapIsCallus ? dv : 0.0;
+        if (recordShares) {
+          sampleShare[v] = gapIsCallus ? 1.0F : 0.0F;
+        }
         return;
       }
       if (place == Place::Cortex) {
@@ -1920,6 +1938,9 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
       const double share = std::clamp((g.hu[v] - intact) / (callusDensity[sector] - displaced),
                                       -parameters.callusShareLimit, parameters.callusShareLimit);
       columnVolume[column] += share * dv;
+      if (recordShares) {
+        sampleShare[v] = static_cast<float>(share);
+      }
     });
     // Metal next to the cortex (screws, a plate's edge) hides callus.
     for (int it = 0; it < g.nt; ++it) {
@@ -1963,6 +1984,14 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
         for (int k = is; k <= end; ++k) {
           const double f = static_cast<double>(k - before) / (after - before);
           const double filled = (1 - f) * columnVolume[at(before)] + f * columnVolume[at(after)];
+          if (recordShares && filled > columnVolume[at(k)]) {
+            // The same interpolation per sample: the shares sum to `filled`.
+            for (int ir = 0; ir < g.nr; ++ir) {
+              sampleShare[g.at(k, it, ir)] =
+                  static_cast<float>((1 - f) * sampleShare[g.at(before, it, ir)] +
+                                     f * sampleShare[g.at(after, it, ir)]);
+            }
+          }
           columnVolume[at(k)] = std::max(columnVolume[at(k)], filled);
         }
       }
@@ -2076,17 +2105,16 @@ CtAnalysisResult analyzeCtUnion(const CtImage& ct, Laterality laterality,
   map.sectorCentreColumn = {bins * 0.25, bins * 0.75, 0.0, bins * 0.5};
   stage("rigidity_and_map");
   if (parameters.produceLabelMap) {
-    const CallusRule callusRule{g,
-                                plane,
-                                bridged,
-                                perBin,
-                                remodelled,
-                                intactProximal,
-                                intactDistal,
-                                zoneHalf,
-                                parameters.callusExcessHu};
-    result.labels =
-        cartesianLabelMap(ct, callusRule, parameters, axis.point, u, medial, anterior, result);
+    std::vector<std::uint8_t> callus;
+    const double labelled =
+        polarCallusMask(g, sampleShare, columnVolume, zoneFirst, zoneLast, callus);
+    if (std::abs(labelled - result.callusVolumeMm3) >
+        std::max(1.0, 0.01 * result.callusVolumeMm3)) {
+      result.notes.push_back("label map: its callus differs from the measured volume by " +
+                             std::to_string(static_cast<long>(labelled - result.callusVolumeMm3)) +
+                             " mm3");
+    }
+    result.labels = cartesianLabelMap(ct, g, callus, parameters, axis.point, u, medial, anterior);
     stage("label_map");
   }
   return result;
