@@ -21,6 +21,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::vector<double> fractureHint;
     bool useRadiographScores = false;
     bool noDicom = false;
+    bool noVolumes = false;
     bool deidentify = false;
     std::string pseudonym;
     std::optional<long> dateShiftDays;
@@ -54,6 +55,9 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       ->expected(3);
   command->add_flag("--no-dicom", options->noDicom,
                     "Do not write DIR/dicom/ (DICOM SEG per CT series, SR TID 1500 per visit)");
+  command->add_flag("--no-volumes", options->noVolumes,
+                    "Do not write DIR/volumes/ (label map and CT around the fracture per CT "
+                    "series, NRRD, for 'unionscope view')");
   command->add_flag(
       "--deidentify", options->deidentify,
       "De-identify DIR/dicom/ (PS3.15 Basic Profile, modified dates kept consistent); keyed by "
@@ -76,6 +80,7 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     analyze.viewHint = options->view;
     analyze.useRadiographScores = options->useRadiographScores;
     analyze.writeDicom = !options->noDicom;
+    analyze.writeVolumes = !options->noVolumes;
     analyze.deidentify.enabled = options->deidentify;
     if (options->deidentify) {
       const char* secret = std::getenv("UNIONSCOPE_DEIDENTIFY_SECRET");

@@ -7,6 +7,7 @@
 #include "unionscope/pipeline/HtmlReport.h"
 #include "unionscope/pipeline/OutputFiles.h"
 #include "unionscope/pipeline/RadiographOverlay.h"
+#include "unionscope/pipeline/ResultVolumes.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 #include "unionscope/pipeline/dicom/SeriesLoader.h"
@@ -174,7 +175,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
   try {
     const CtImage::Pointer volume = dicom::loadCtVolume(plan);
     CtAnalysisParameters parameters = options.ct;
-    parameters.produceLabelMap = options.writeDicom;
+    parameters.produceLabelMap = options.writeDicom || options.writeVolumes;
     const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), parameters);
     json["status"] = "ok";
     json["error"] = nullptr;
@@ -189,6 +190,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
                         {"confidence", round3(result.fractureConfidence)},
                         {"center_lps", vectorJson(result.fractureCentre)},
                         {"normal_lps", vectorJson(result.fractureNormal)},
+                        {"shaft_axis_lps", vectorJson(result.shaftAxis)},
                         {"gap_width_mm", round3(result.gapWidthMm)}};
     Json notes = Json::array();
     for (const std::string& note : plan.notes) {
@@ -200,6 +202,17 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
     json["notes"] = notes;
     writeUnrolledMap(result.map, image);
     json["explanation_image"] = image.filename().string();
+    if (options.writeVolumes && result.labels) {
+      try {
+        const WrittenVolumes volumes = writeResultVolumes(
+            *result.labels, *volume, result.fractureCentre, options.outputDirectory,
+            fmt::format("{}_series{}", fileSafe(label), series.seriesNumber.value_or(0)));
+        json["label_map_file"] = volumes.labelMapFile;
+        json["ct_file"] = volumes.ctFile;
+      } catch (const std::exception& error) {
+        json["notes"].push_back(std::string("volumes for the viewer not written: ") + error.what());
+      }
+    }
     report.ok = true;
     report.cortices = result.cortexScores();
     if (options.writeDicom) {
@@ -747,10 +760,10 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         }
       }
     }
-    Json timepoint = visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
-                               Json(study->studyInstanceUid), Json(isoDate(study->studyDate)),
-                               seriesJson, ctScores, radiographScores,
-                               options.useRadiographScores, unionByVisit);
+    Json timepoint =
+        visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
+                  Json(study->studyInstanceUid), Json(isoDate(study->studyDate)), seriesJson,
+                  ctScores, radiographScores, options.useRadiographScores, unionByVisit);
     // The SR measures what CT measured; radiograph-only visits get none.
     if (ctScores && options.writeDicom && !visitExport.images.empty()) {
       exportVisitReport(timepoint, visitExport, options, outcome);

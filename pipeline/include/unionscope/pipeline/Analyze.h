@@ -30,6 +30,10 @@ struct AnalyzeOptions {
   /// TID 1500 SR per scored visit, listed in report.json ("seg_file",
   /// "sr_file") and audit.json.
   bool writeDicom = true;
+  /// DIR/volumes/: per analysed CT series the label map and the CT around
+  /// the fracture (NRRD), listed in report.json ("label_map_file",
+  /// "ct_file"), for `unionscope view`.
+  bool writeVolumes = true;
   /// De-identify DIR/dicom/ (PS3.15 Basic Profile, Retain Longitudinal
   /// Temporal Information with Modified Dates). report.json, audit.json and
   /// report.html are not de-identified.
