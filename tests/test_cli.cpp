@@ -64,12 +64,60 @@ TEST(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(runUnionscope("phantom --out x --scenario no-such-scenario").exitCode, 2);
 }
 
-TEST(Cli, CommandsNotBuiltYetSaySoAndExitWithTwo) {
-  for (const char* command : {"view dir", "agreement a b"}) {
+TEST(Cli, ViewReadAndAgreementNameWhatIsMissingAndExitWithTwo) {
+  TempDir dir;
+  const std::string missing = (dir.path() / "no-such-patient").string();
+  for (const std::string& command : {"view " + missing + " --snapshot x.png",
+                                     "read " + missing + " --reader A", "agreement " + missing}) {
     const CommandResult r = runUnionscope(command);
     EXPECT_EQ(r.exitCode, 2) << command;
-    EXPECT_NE(r.output.find("not built yet"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(missing), std::string::npos) << r.output;
   }
+  // A folder that is not an analysed patient: the missing report.json is named.
+  const CommandResult r = runUnionscope("agreement " + dir.path().string());
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.output.find("report.json"), std::string::npos) << r.output;
+  EXPECT_EQ(runUnionscope("view --help").exitCode, 0);
+  EXPECT_NE(runUnionscope("view --help").output.find("Left/Right"), std::string::npos);
+}
+
+TEST(Cli, ScriptedReadsThenAgreement) {
+  TempDir dir;
+  const std::string patient = (dir.path() / "patient").string();
+  const std::string out = (dir.path() / "a").string();
+  ASSERT_EQ(
+      runUnionscope("phantom --size small --scenario normal --seed 5 --out " + patient).exitCode,
+      0);
+  ASSERT_EQ(runUnionscope("analyze " + patient + "/dicom --reference-date 2025-03-03 --out " + out)
+                .exitCode,
+            0);
+  const auto report =
+      nlohmann::json::parse(unionscope::test::readBytes(fs::path(out) / "report.json"));
+  const std::string w12 = report["timepoints"][1]["label"].get<std::string>();
+
+  const CommandResult first = runUnionscope("read " + out + " --reader \"Reader One\" --set " +
+                                            w12 + ":anterior=1 --organization \"Core Lab\"");
+  ASSERT_EQ(first.exitCode, 0) << first.output;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "reads" / "reader_one.json"));
+  // The same reader again: refused, then kept beside as version 2.
+  const CommandResult again = runUnionscope("read " + out + " --reader \"Reader One\"");
+  EXPECT_EQ(again.exitCode, 2);
+  EXPECT_NE(again.output.find("--amend"), std::string::npos) << again.output;
+  EXPECT_EQ(runUnionscope("read " + out + " --reader \"Reader One\" --amend").exitCode, 0);
+  EXPECT_TRUE(fs::exists(fs::path(out) / "reads" / "reader_one.v2.json"));
+  EXPECT_EQ(runUnionscope("read " + out + " --reader B --set " + w12 + ":medial=na").exitCode, 0);
+  EXPECT_EQ(runUnionscope("read " + out + " --reader C --set " + w12 + ":medial=9").exitCode, 2);
+
+  const std::string agreement = (dir.path() / "agreement").string();
+  const CommandResult stats = runUnionscope("agreement " + out + " --out " + agreement);
+  ASSERT_EQ(stats.exitCode, 0) << stats.output;
+  EXPECT_NE(stats.output.find("Reader One / algorithm"), std::string::npos) << stats.output;
+  const auto json =
+      nlohmann::json::parse(unionscope::test::readBytes(fs::path(agreement) / "agreement.json"));
+  EXPECT_EQ(json["reads"], 2) << "the latest version of each reader";
+  ASSERT_EQ(json["pairs"].size(), 3U); // B-Reader One, B-algorithm, Reader One-algorithm
+  EXPECT_EQ(json["pairs"][0]["kappa"]["medial"]["skipped_not_assessable"], 1);
+  EXPECT_TRUE(fs::exists(fs::path(agreement) / "agreement.csv"));
 }
 
 TEST(Cli, PhantomThenInspect) {

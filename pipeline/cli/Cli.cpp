@@ -50,11 +50,11 @@ int run(int argc, char** argv) {
   runners["analyze"] = addAnalyzeCommand(app);
   runners["phantom"] = addPhantomCommand(app);
   runners["batch"] = addBatchCommand(app);
-  runners["view"] = addPendingCommand(app, "view", "3D viewer of an analysed patient", "issue 8");
+  runners["view"] = addViewCommand(app);
+  runners["read"] = addReadCommand(app);
   runners["inspect"] = addInspectCommand(app);
   runners["cohort"] = addCohortCommand(app);
-  runners["agreement"] = addPendingCommand(
-      app, "agreement", "Reader-vs-reader and reader-vs-algorithm agreement", "issue 8");
+  runners["agreement"] = addAgreementCommand(app);
 
   try {
     app.parse(argc, argv);
