@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sys/wait.h>
@@ -93,6 +94,12 @@ TEST(Cli, ScriptedReadsThenAgreement) {
             0);
   const auto report =
       nlohmann::json::parse(unionscope::test::readBytes(fs::path(out) / "report.json"));
+  if (std::getenv("DISPLAY") != nullptr) {
+    // Under a display analyze renders the viewer's snapshot into report.html.
+    EXPECT_TRUE(fs::exists(fs::path(out) / "images" / "viewer_snapshot.png"));
+    EXPECT_NE(unionscope::test::readBytes(fs::path(out) / "report.html").find("visits in 3D"),
+              std::string::npos);
+  }
   const std::string w12 = report["timepoints"][1]["label"].get<std::string>();
 
   const CommandResult first = runUnionscope("read " + out + " --reader \"Reader One\" --set " +
@@ -251,12 +258,23 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   EXPECT_EQ(second.exitCode, 0);
   EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / "report.json"),
             unionscope::test::readBytes(dir.path() / "a2" / "report.json"));
-  // The DICOM outputs too (SR per visit, SEG per CT series).
+  // The DICOM outputs too (SR per visit, SEG per CT series), and the
+  // viewer's volumes.
   for (const auto& tp : report["timepoints"]) {
     const std::string sr = tp["sr_file"].get<std::string>();
     EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / sr),
               unionscope::test::readBytes(dir.path() / "a2" / sr))
         << sr;
+    for (const auto& series : tp["series"]) {
+      for (const char* key : {"label_map_file", "ct_file"}) {
+        if (series["modality"] == "CT") {
+          const std::string file = series[key].get<std::string>();
+          EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / file),
+                    unionscope::test::readBytes(dir.path() / "a2" / file))
+              << file;
+        }
+      }
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #include "TestSupport.h"
 #include "unionscope/pipeline/AnalysedPatient.h"
 #include "unionscope/pipeline/Analyze.h"
+#include "unionscope/pipeline/Reads.h"
 #include "unionscope/sample_data/Phantom.h"
 #include "unionscope/viewer/PatientScene.h"
 
@@ -141,6 +142,39 @@ TEST_F(ViewerScene, SliderLayoutShowsTheChosenVisit) {
   const ImageSummary summary = summarise(png, 0.05, 0.62);
   EXPECT_GT(summary.meanStdDev, 15.0);
   EXPECT_GT(summary.litFraction, 0.03);
+}
+
+TEST_F(ViewerScene, TheReadFormChangesACategoryAndSignsThroughReads) {
+  // The window under Xvfb, driven by keys as a reader would press them: from
+  // the last visit one to the left, down to posterior, category 1, sign.
+  const AnalysedPatient patient = loadAnalysedPatient(out());
+  ReaderRead read = startRead(patient, "Form Reader");
+  std::string message;
+  const viewer::SignRead sign = [&](ReaderRead& r) {
+    SaveReadOptions save;
+    save.writeDicom = false;
+    message = saveRead(patient, r, save).json.string();
+    return message;
+  };
+  viewer::SceneOptions options;
+  options.width = 700;
+  options.height = 420;
+  options.keys = {"Left", "Down", "1", "S"};
+  viewer::runInteractiveViewer(patient, options, &read, sign);
+  ASSERT_EQ(message, (out() / "reads" / "form_reader.json").string());
+  const std::vector<ReaderRead> reads = loadLatestReads(out());
+  ASSERT_EQ(reads.size(), 1U);
+  const CortexRead& posterior = reads[0].visits[1].cortices[1];
+  EXPECT_EQ(posterior.reader, 1);
+  EXPECT_EQ(posterior.algorithm, patient.visits[1].cortices[1].category);
+  for (std::size_t v = 0; v < 3; ++v) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      if (v != 1 || c != 1) {
+        EXPECT_FALSE(reads[0].visits[v].cortices[c].changed()) << v << " " << c;
+      }
+    }
+  }
+  fs::remove_all(out() / "reads");
 }
 
 TEST_F(ViewerScene, AMissingVolumeIsAnErrorThatNamesTheFile) {

@@ -79,6 +79,7 @@ CommandRunner addViewCommand(CLI::App& app) {
     std::string layout = "side-by-side";
     std::string visit;
     bool no2d = false;
+    std::vector<std::string> keys;
     ReadOptions read;
   };
   auto options = std::make_shared<Options>();
@@ -99,6 +100,11 @@ CommandRunner addViewCommand(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--visit", options->visit, "Slider layout: the visit shown (label)");
   command->add_flag("--no-2d", options->no2d, "Leave out the 2D row (slice, radiographs)");
+  command
+      ->add_option("--keys", options->keys,
+                   "Press these keys (e.g. Left Down 3 S) in the window, then close it: a "
+                   "scripted session")
+      ->delimiter(',');
   command->add_option("--reader", options->read.reader,
                       "Read and sign as this reader (interactive): keys in --help");
   addReadOptions(command, options->read);
@@ -111,6 +117,7 @@ CommandRunner addViewCommand(CLI::App& app) {
     scene.layout =
         options->layout == "slider" ? viewer::Layout::Slider : viewer::Layout::SideBySide;
     scene.panel2d = !options->no2d;
+    scene.keys = options->keys;
     if (!options->visit.empty()) {
       for (std::size_t v = 0; v < patient.visits.size(); ++v) {
         if (patient.visits[v].label == options->visit) {

@@ -802,6 +802,16 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   const std::string reportText = report.dump(2) + "\n";
   writeFileAtomically(outcome.report, reportText);
   writeFileAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
+  // A snapshot from an earlier run into this folder would show other results.
+  std::error_code stale;
+  fs::remove(options.outputDirectory / "images" / kViewerSnapshotImage, stale);
+  if (options.renderSnapshot) {
+    try {
+      options.renderSnapshot(options.outputDirectory);
+    } catch (const std::exception& error) {
+      spdlog::warn("3D snapshot for report.html not rendered: {}", error.what());
+    }
+  }
   writeFileAtomically(options.outputDirectory / "report.html",
                       htmlReport(report, options.outputDirectory));
 

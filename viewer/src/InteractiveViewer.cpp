@@ -235,6 +235,20 @@ void runInteractiveViewer(const AnalysedPatient& patient, const SceneOptions& op
   }
   interactor->Initialize();
   refresh(state);
+  if (!options.keys.empty()) {
+    // As the window system would deliver them: key press, character, release.
+    for (const std::string& key : options.keys) {
+      const char code = key.size() == 1 ? key.front() : '\0';
+      interactor->SetKeyEventInformation(0, 0, code, 1, key.c_str());
+      interactor->InvokeEvent(vtkCommand::KeyPressEvent, nullptr);
+      if (code != '\0') {
+        interactor->InvokeEvent(vtkCommand::CharEvent, nullptr);
+      }
+      interactor->InvokeEvent(vtkCommand::KeyReleaseEvent, nullptr);
+    }
+    scene.window->Finalize();
+    return;
+  }
   interactor->Start();
 }
 

@@ -334,7 +334,7 @@ vtkSmartPointer<vtkRenderer> imagePanel(vtkImageActor* image, const std::string&
   for (vtkProp* prop : more) {
     renderer->AddActor(prop);
   }
-  auto text = textActor(caption, 13, {0.9, 0.9, 0.9});
+  auto text = textActor(caption, 12, {0.9, 0.9, 0.9});
   text->SetPosition(4, 4);
   renderer->AddActor2D(text);
   renderer->GetActiveCamera()->ParallelProjectionOn();
@@ -459,8 +459,7 @@ std::vector<vtkSmartPointer<vtkRenderer>> visitPanels(const AnalysedVisit& visit
     ticks->SetLines(lines);
     auto tickActor = actorFor(ticks, {0.4, 0.8, 1.0}, 1.0, nullptr);
     tickActor->GetProperty()->SetLineWidth(2);
-    panels.push_back(imagePanel(ctActor,
-                                fmt::format("{} CT through the fracture (R|L)", visit.label),
+    panels.push_back(imagePanel(ctActor, fmt::format("{} CT coronal", visit.label),
                                 {labelActor.GetPointer(), tickActor.GetPointer()}));
   }
   for (const RadiographPicture& picture : visit.radiographs) {
@@ -477,7 +476,7 @@ std::vector<vtkSmartPointer<vtkRenderer>> visitPanels(const AnalysedVisit& visit
     actor->GetMapper()->SetInputConnection(reader->GetOutputPort());
     actor->Update();
     panels.push_back(
-        imagePanel(actor, fmt::format("{} {} radiograph", visit.label,
+        imagePanel(actor, fmt::format("{} {}", visit.label,
                                       picture.view.empty() ? std::string("?") : picture.view)));
   }
   return panels;
@@ -644,6 +643,7 @@ void addLegend(vtkRenderer* renderer) {
   bar->SetLookupTable(callusColours());
   bar->SetTitle("callus HU");
   bar->SetNumberOfLabels(4);
+  bar->SetLabelFormat("%.0f");
   bar->SetOrientationToVertical();
   bar->GetPositionCoordinate()->SetCoordinateSystemToNormalizedViewport();
   bar->GetPositionCoordinate()->SetValue(0.86, 0.08);

@@ -9,6 +9,7 @@
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ struct AnalyzeOptions {
   /// the fracture (NRRD), listed in report.json ("label_map_file",
   /// "ct_file"), for `unionscope view`.
   bool writeVolumes = true;
+  /// Renders DIR/images/viewer_snapshot.png for report.html, once report.json
+  /// and volumes/ are written (the command line sets it: the viewer is not a
+  /// dependency of pipeline/). A failure is a warning, never the run's.
+  std::function<void(const std::filesystem::path& outputDirectory)> renderSnapshot;
   /// De-identify DIR/dicom/ (PS3.15 Basic Profile, Retain Longitudinal
   /// Temporal Information with Modified Dates). report.json, audit.json and
   /// report.html are not de-identified.

@@ -31,6 +31,10 @@ struct SceneOptions {
   std::optional<std::size_t> visit;
   /// The 2D row under the 3D views (reformatted slice, radiograph overlays).
   bool panel2d = true;
+  /// Interactive viewer: key symbols ("Left", "Down", "3", "S" ...) pressed
+  /// one after the other once the window is up, after which it closes: a
+  /// scripted session (demos, and the tests of the read form under Xvfb).
+  std::vector<std::string> keys;
 };
 
 struct VisitSurfaceStatistics {
