@@ -122,6 +122,7 @@ TEST(Cli, ScriptedReadsThenAgreement) {
   const auto json =
       nlohmann::json::parse(unionscope::test::readBytes(fs::path(agreement) / "agreement.json"));
   EXPECT_EQ(json["reads"], 2) << "the latest version of each reader";
+  EXPECT_EQ(json["reads_of_another_report"], 0);
   ASSERT_EQ(json["pairs"].size(), 3U); // B-Reader One, B-algorithm, Reader One-algorithm
   EXPECT_EQ(json["pairs"][0]["kappa"]["medial"]["skipped_not_assessable"], 1);
   EXPECT_TRUE(fs::exists(fs::path(agreement) / "agreement.csv"));
@@ -253,6 +254,7 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   EXPECT_EQ(audit["input_files"][0]["sha256"].get<std::string>().size(), 64U);
   EXPECT_FALSE(audit["started"].get<std::string>().empty());
   EXPECT_EQ(audit["parameters"]["union_rule"]["min_bridged_cortices"], 3);
+  EXPECT_EQ(audit["volume_outputs"].size(), 3U * 2U) << "label map and CT per CT series";
   // Same input, same report, byte for byte, whatever the thread count.
   const CommandResult second = runUnionscope("--threads 2 " + analyze + "2");
   EXPECT_EQ(second.exitCode, 0);

@@ -8,6 +8,7 @@
 #include "unionscope/pipeline/Version.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <cmath>
@@ -211,6 +212,7 @@ Json agreementJson(const std::vector<fs::path>& directories) {
   std::map<std::string, Ratings> readers;
   Ratings algorithm;
   int reads = 0;
+  int readsOfAnotherReport = 0;
   int visits = 0;
   for (std::size_t d = 0; d < directories.size(); ++d) {
     const AnalysedPatient patient = loadAnalysedPatient(directories[d]);
@@ -227,6 +229,13 @@ Json agreementJson(const std::vector<fs::path>& directories) {
     }
     for (const ReaderRead& read : loadLatestReads(directories[d])) {
       ++reads;
+      if (!read.reportSha256.empty() && read.reportSha256 != patient.reportSha256) {
+        // The algorithm's side comes from today's report.json; the reader's
+        // accepted categories from the one they read.
+        ++readsOfAnotherReport;
+        spdlog::warn("{}: {}'s read was made against another report.json (re-analysed since)",
+                     directories[d].string(), read.reader);
+      }
       for (const VisitRead& visit : read.visits) {
         std::array<std::optional<int>, 4> categories;
         for (std::size_t c = 0; c < 4; ++c) {
@@ -262,6 +271,7 @@ Json agreementJson(const std::vector<fs::path>& directories) {
           {"patients", directories.size()},
           {"visits_scored_by_algorithm", visits},
           {"reads", reads},
+          {"reads_of_another_report", readsOfAnotherReport},
           {"raters", names},
           {"methods",
            {{"kappa", "Cohen's weighted kappa, quadratic weights, over the modified RUST cortex "

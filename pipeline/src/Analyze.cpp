@@ -744,6 +744,11 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         files.push_back(h.path.string());
       }
       entry["source_files"] = files;
+      for (const char* key : {"label_map_file", "ct_file"}) {
+        if (entry.contains(key) && entry[key].is_string()) {
+          outcome.volumeFiles.push_back(options.outputDirectory / entry[key].get<std::string>());
+        }
+      }
       if (entry.contains("seg_file") && entry["seg_file"].is_string()) {
         outcome.dicomFiles.push_back(options.outputDirectory /
                                      entry["seg_file"].get<std::string>());
@@ -824,6 +829,10 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
   }
   const fs::path reportPath = outcome.report;
+  Json volumeOutputs = Json::array();
+  for (const fs::path& file : outcome.volumeFiles) {
+    volumeOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
+  }
   Json dicomOutputs = Json::array();
   for (const fs::path& file : outcome.dicomFiles) {
     dicomOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
@@ -846,6 +855,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"report_sha256", sha256OfFile(reportPath)},
       {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},
       {"dicom_outputs", dicomOutputs},
+      {"volume_outputs", volumeOutputs},
       {"dicom_deidentification", deidentification
                                      ? Json{{"method", dicom::kDeidentificationMethod},
                                             {"pseudonym", deidentification->pseudonym},

@@ -57,8 +57,9 @@ struct AnalyzeOutcome {
   int seriesAnalysed = 0;
   int seriesFailed = 0;
   int filesRejected = 0;
-  int exportsFailed = 0;                         ///< SEG or SR files that could not be written
-  std::vector<std::filesystem::path> dicomFiles; ///< the SEG and SR files written
+  int exportsFailed = 0;                          ///< SEG or SR files that could not be written
+  std::vector<std::filesystem::path> dicomFiles;  ///< the SEG and SR files written
+  std::vector<std::filesystem::path> volumeFiles; ///< DIR/volumes/ files written
 };
 
 /// Throws UsageError when the inputs cannot be read as one patient (none, or
