@@ -2,8 +2,10 @@
 // The volumes `analyze` keeps beside report.json for the viewer (DIR/volumes/):
 // per analysed CT series the label map (bone 1, callus 2, metal 3; cropped to
 // the labelled voxels) and the CT around the fracture (HU, int16), both as
-// gzip-compressed NRRD in LPS patient coordinates, which 3D Slicer, ITK and
-// VTK read as they are. No identifiers: NRRD carries geometry and voxels only.
+// gzip-compressed NRRD in LPS patient coordinates, which 3D Slicer and ITK
+// read as they are (VTK's own vtkNrrdReader does not inflate gzip: the viewer
+// reads them through ITK, readLabelMap/readCtVolume). No identifiers: NRRD
+// carries geometry and voxels only.
 // The same input writes the same bytes (no clock, no paths in the files).
 
 #include "unionscope/filters/ImageTypes.h"
