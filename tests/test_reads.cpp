@@ -313,12 +313,18 @@ TEST_F(Reads, ARegistrationTakesTheVisitIntoTheReferenceFrame) {
   fs::create_directories(out_ / "registration");
   std::ofstream(out_ / "registration" / "W12.json")
       << json{{"schema", "unionscope.registration/1"}, {"matrix_lps", matrix}}.dump();
-  report["timepoints"][1]["registration"] = {{"reference", "W6"},
-                                             {"transform_file", "registration/W12.json"}};
+  // As analyze writes it: the entry names ITK's .tfm, the matrix is in the
+  // .json beside it. A failed registration leaves the visit in its own frame.
+  report["timepoints"][1]["registration"] = {
+      {"reference", "W6"}, {"status", "ok"}, {"transform_file", "registration/W12.tfm"}};
+  report["timepoints"][2]["registration"] = {
+      {"reference", "W6"}, {"status", "failed"}, {"transform_file", nullptr}};
   std::ofstream(out_ / "report.json", std::ios::trunc) << report.dump(2);
 
   const AnalysedPatient patient = loadAnalysedPatient(out_);
   EXPECT_EQ(patient.visits[0].toReference, kIdentity4);
+  EXPECT_EQ(patient.visits[2].toReference, kIdentity4);
+  EXPECT_TRUE(patient.visits[2].registeredTo.empty());
   EXPECT_EQ(patient.visits[1].registeredTo, "W6");
   const Matrix4& inverse = patient.visits[1].toReference;
   // inverse * matrix = identity

@@ -168,9 +168,15 @@ AnalysedPatient loadAnalysedPatient(const fs::path& directory) {
     visit.srFile = inDirectory(directory, tp, "sr_file");
     readVisitSeries(directory, tp.value("series", Json::array()), visit);
     // Registration (optional): apply it when there is one, else identity.
+    // analyze names ITK's .tfm; the 4x4 matrix is in the .json beside it.
     const Json registration = tp.value("registration", Json());
-    const fs::path transform = inDirectory(directory, registration, "transform_file");
-    if (!transform.empty()) {
+    fs::path transform = inDirectory(directory, registration, "transform_file");
+    const bool ok = !registration.is_object() || !registration.contains("status") ||
+                    text(registration, "status") == "ok";
+    if (ok && !transform.empty()) {
+      if (transform.extension() != ".json") {
+        transform.replace_extension(".json");
+      }
       visit.toReference = readRegistrationToReference(transform);
       visit.registeredTo = text(registration, "reference");
     }

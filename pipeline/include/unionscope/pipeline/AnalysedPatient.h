@@ -53,7 +53,8 @@ struct AnalysedVisit {
   std::filesystem::path srFile; ///< the algorithm's SR of the visit; empty when none
   /// Maps this visit's LPS points into the registered (first CT visit's)
   /// frame: the inverse of the registration's transform when report.json has
-  /// one for the visit, else the identity.
+  /// one with status "ok" for the visit (the "matrix_lps" of
+  /// registration/<label>.json beside the .tfm it names), else the identity.
   Matrix4 toReference = kIdentity4;
   std::string registeredTo; ///< label of the reference visit; empty: not registered
 };
