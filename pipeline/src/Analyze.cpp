@@ -508,14 +508,17 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"metal_ring_contrast", p.metalRingContrast},
           {"metal_above_bone", p.metalAboveBone},
           {"metal_flatness", p.metalFlatness},
+          {"metal_texture", p.metalTexture},
           {"metal_min_pixels", p.metalMinPixels},
+          {"metal_max_edge_share", p.metalMaxEdgeShare},
           {"shaft_flare_factor", p.shaftFlareFactor},
           {"fracture_min_evidence", p.fractureMinEvidence},
           {"fracture_zone_half_widths", p.fractureZoneHalfWidths},
           {"bridging_contrast", p.bridgingContrast},
           {"remodelled_contrast", p.remodelledContrast},
-          {"callus_thickness_share", p.callusThicknessShare},
           {"callus_contrast", p.callusContrast},
+          {"collar_contrast", p.collarContrast},
+          {"collar_bridged_share", p.collarBridgedShare},
           {"metal_cover_share", p.metalCoverShare}};
 }
 
@@ -747,10 +750,10 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         }
       }
     }
-    Json timepoint = visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
-                               Json(study->studyInstanceUid), Json(isoDate(study->studyDate)),
-                               seriesJson, ctScores, radiographScores,
-                               options.useRadiographScores, unionByVisit);
+    Json timepoint =
+        visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
+                  Json(study->studyInstanceUid), Json(isoDate(study->studyDate)), seriesJson,
+                  ctScores, radiographScores, options.useRadiographScores, unionByVisit);
     // The SR measures what CT measured; radiograph-only visits get none.
     if (ctScores && options.writeDicom && !visitExport.images.empty()) {
       exportVisitReport(timepoint, visitExport, options, outcome);
