@@ -422,7 +422,7 @@ Edges boneEdges(const Straightened& st, double centreColumn) {
     int start = -1;
     for (int d = 0; d < st.cols(); ++d) {
       for (int j : {static_cast<int>(centreColumn) - d, static_cast<int>(centreColumn) + d}) {
-        if (j >= 0 && j < st.cols() && row[j] != 0 && start < 0) {
+        if (j >= 0 && j < st.cols() && (row[j] != 0 || metal[j] != 0) && start < 0) {
           start = j;
         }
       }
@@ -434,10 +434,16 @@ Edges boneEdges(const Straightened& st, double centreColumn) {
       continue;
     }
     const auto extend = [&](int step) {
-      int edge = start, gap = 0;
+      // Metal (a nail in the canal) does not end the bone, nor is it its
+      // edge: the edge is the outermost bone pixel.
+      int edge = row[start] != 0 && metal[start] == 0 ? start : -1;
+      int gap = 0;
       bool afterMetal = metal[start] != 0;
       for (int j = start + step; j >= 0 && j < st.cols(); j += step) {
-        if (row[j] != 0) {
+        if (metal[j] != 0) {
+          gap = 0;
+          afterMetal = true;
+        } else if (row[j] != 0) {
           gap = 0;
           edge = j;
           afterMetal = metal[j] != 0;
@@ -447,8 +453,12 @@ Edges boneEdges(const Straightened& st, double centreColumn) {
       }
       return edge;
     };
-    e.left[static_cast<std::size_t>(i)] = extend(-1);
-    e.right[static_cast<std::size_t>(i)] = extend(+1) + 1;
+    const int left = extend(-1);
+    const int right = extend(+1);
+    if (left >= 0 && right >= 0) {
+      e.left[static_cast<std::size_t>(i)] = left;
+      e.right[static_cast<std::size_t>(i)] = right + 1;
+    }
   }
   return e;
 }
@@ -955,6 +965,10 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
         if (row < 0 || row >= n) {
           continue;
         }
+        // Beside a nail only the cortices show the line.
+        if (st.metal.at<std::uint8_t>(row, j) != 0) {
+          continue;
+        }
         // A thin line may sit a row off the sampled one.
         float v = valley.at<float>(row, j);
         if (row > 0) {
@@ -966,7 +980,9 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
         sum += v;
         ++count;
       }
-      const double mean = count > 0 ? sum / (r - l) : 0.0;
+      // Averaged over the bone the line can show on, which must be a fair
+      // part of the shaft's width.
+      const double mean = count >= 0.3 * (r - l) ? sum / count : 0.0;
       if (mean > best) {
         best = mean;
         slopeAt[k] = t;
@@ -1290,7 +1306,9 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       }
       const bool isMetal = st.metal.at<std::uint8_t>(ri, j) != 0;
       const double edgeHere = edge.at(ri);
-      const bool inBand = outward * (j - edgeHere) <= 0 && outward * (j - edgeHere) >= -band;
+      // Metal over the outer half of the cortex hides the line; a nail in
+      // the canal may reach the cortex's inner surface without hiding it.
+      const bool inBand = outward * (j - edgeHere) <= 0 && outward * (j - edgeHere) >= -0.5 * band;
       if (inBand) {
         ++bandCount;
         metalCount += isMetal ? 1 : 0;

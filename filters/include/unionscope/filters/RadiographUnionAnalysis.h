@@ -66,12 +66,12 @@ struct RadiographAnalysisParameters {
   /// ... or, where it varies smoothly (a hollow nail's walls, a plate's
   /// holes), its fine texture (what a 1.5-pixel blur removes) within this
   /// share of the range.
-  double metalTexture = 0.012;
+  double metalTexture = 0.015;
   /// ... and brighter than the typical bone by this share of the bone's
   /// contrast over soft tissue: steel and titanium attenuate several times
   /// more than cortex, so even a windowed 8-bit export keeps them well above
   /// the bone's median.
-  double metalAboveBone = 1.0;
+  double metalAboveBone = 0.5;
   /// Metal components smaller than this (pixels at working resolution) are
   /// noise or text markers' specks.
   int metalMinPixels = 12;
