@@ -95,15 +95,17 @@ cv::Mat toMat(const RadiographImage& image) {
 /// ring around it. Bright bone (a doubled-over metaphysis, the foot) mostly
 /// fades into the bone around it; what passes is checked against the bone's
 /// level in findMetal.
-cv::Mat metalCandidates(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
+                        const RadiographAnalysisParameters& p) {
   cv::Mat kept = cv::Mat::zeros(image.size(), CV_8U);
-  const double top = percentile(image, {}, 0.9995);
-  const double low = percentile(image, {}, 0.02);
+  const cv::Mat rest = found == 0;
+  const double top = percentile(image, rest, 0.9995);
+  const double low = percentile(image, rest, 0.02);
   if (!(top > low)) {
     return kept;
   }
   const double range = top - low;
-  const cv::Mat candidates = image >= low + p.metalShareOfMax * range;
+  const cv::Mat candidates = (image >= low + p.metalShareOfMax * range) & rest;
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(candidates, labels, stats, centroids, 8);
   const int ring =
@@ -123,7 +125,7 @@ cv::Mat metalCandidates(const cv::Mat& image, const RadiographAnalysisParameters
     const cv::Mat inside = labels(box) == l;
     cv::Mat grown;
     cv::dilate(inside, grown, element);
-    const cv::Mat around = grown & ~candidates(box);
+    const cv::Mat around = grown & ~candidates(box) & rest(box);
     if (cv::countNonZero(around) == 0) {
       continue;
     }
@@ -179,26 +181,36 @@ cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAna
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone).
 cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
-  const cv::Mat candidates = metalCandidates(image, p);
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
-  if (cv::countNonZero(candidates) == 0) {
-    return metal;
-  }
-  const cv::Mat bone = findBone(image, candidates, p);
-  const cv::Mat plainBone = bone & ~candidates;
-  const double boneLevel = percentile(image, plainBone, 0.5);
-  const cv::Mat notBone = bone == 0;
-  const double softLevel = percentile(image, notBone, 0.75);
-  if (std::isnan(boneLevel) || std::isnan(softLevel)) {
-    return metal;
-  }
-  const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
-  cv::Mat labels;
-  const int count = cv::connectedComponents(candidates, labels, 8);
-  for (int l = 1; l < count; ++l) {
-    const cv::Mat component = labels == l;
-    if (cv::mean(image, component)[0] >= required) {
-      metal.setTo(255, component);
+  // Two levels: a plate or nail first, then what is bright next to the
+  // rest (screws, thinner in projection than the plate they hold).
+  for (int level = 0; level < 2; ++level) {
+    const cv::Mat candidates = metalCandidates(image, metal, p);
+    if (cv::countNonZero(candidates) == 0) {
+      break;
+    }
+    const cv::Mat excluded = metal | candidates;
+    const cv::Mat bone = findBone(image, excluded, p);
+    const cv::Mat plainBone = bone & ~excluded;
+    const double boneLevel = percentile(image, plainBone, 0.5);
+    const cv::Mat notBone = (bone == 0) & ~excluded;
+    const double softLevel = percentile(image, notBone, 0.75);
+    if (std::isnan(boneLevel) || std::isnan(softLevel)) {
+      break;
+    }
+    const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
+    cv::Mat labels;
+    const int count = cv::connectedComponents(candidates, labels, 8);
+    int added = 0;
+    for (int l = 1; l < count; ++l) {
+      const cv::Mat component = labels == l;
+      if (cv::mean(image, component)[0] >= required) {
+        metal.setTo(255, component);
+        ++added;
+      }
+    }
+    if (added == 0) {
+      break;
     }
   }
   // The blurred rim of an implant is still metal, not an edge of the bone.
@@ -258,8 +270,11 @@ cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal,
   // is not metal: air would pull it down to the skin, an implant's contrast
   // up above the bone.
   const cv::Mat tissue = bodyMask(image) & (metal == 0);
-  double lo = 0, hi = 0;
-  cv::minMaxLoc(contrast, &lo, &hi, nullptr, nullptr, tissue);
+  // The histogram's range from the tissue's own spread: a few screws or a
+  // marker at the top must not squeeze the bone into a few levels.
+  double lo = 0, top = 0;
+  cv::minMaxLoc(contrast, &lo, &top, nullptr, nullptr, tissue);
+  const double hi = std::min(top, percentile(contrast, tissue, 0.995));
   if (!(hi > lo)) {
     return cv::Mat::zeros(image.size(), CV_8U);
   }
