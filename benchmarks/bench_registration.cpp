@@ -9,6 +9,9 @@
 #include <benchmark/benchmark.h>
 #include <oneapi/tbb/global_control.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <map>
 #include <utility>
 
@@ -37,6 +40,68 @@ const std::pair<phantom::VisitVolume, phantom::VisitVolume>& visits(long variant
   return it->second;
 }
 
+using Mat = std::array<double, 9>; // row-major
+
+/// Limb -> patient rotation of a visit (its axes as columns).
+Mat limbBasis(const phantom::VisitVolume& visit) {
+  Mat m{};
+  for (int r = 0; r < 3; ++r) {
+    m[r * 3 + 0] = visit.medial[r];
+    m[r * 3 + 1] = visit.anterior[r];
+    m[r * 3 + 2] = visit.shaftAxis[r];
+  }
+  return m;
+}
+
+/// The recovered transform against the phantom's poses (as in
+/// tests/test_registration.cpp): rotation error (deg) and the largest error
+/// at the bone's centre line +-40 mm from the fracture, across and along the
+/// shaft (mm).
+std::array<double, 3> errorsAgainstTruth(const RigidRegistrationResult& result,
+                                         const phantom::VisitVolume& reference,
+                                         const phantom::VisitVolume& followUp) {
+  const Mat a = limbBasis(followUp);
+  const Mat b = limbBasis(reference);
+  Mat truth{}; // a * b^T
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      for (int k = 0; k < 3; ++k) {
+        truth[r * 3 + c] += a[r * 3 + k] * b[c * 3 + k];
+      }
+    }
+  }
+  double trace = 0; // of result.rotation * truth^T
+  for (int r = 0; r < 3; ++r) {
+    for (int k = 0; k < 3; ++k) {
+      trace += result.rotation[r * 3 + k] * truth[r * 3 + k];
+    }
+  }
+  const double rotationError = std::acos(std::clamp((trace - 1.0) / 2.0, -1.0, 1.0)) * 180.0 / M_PI;
+  double across = 0;
+  double along = 0;
+  for (double s : {-40.0, 0.0, 40.0}) {
+    std::array<double, 3> p{};
+    for (int i = 0; i < 3; ++i) {
+      p[i] = reference.fractureCenter[i] + s * reference.shaftAxis[i];
+    }
+    const std::array<double, 3> got = result.apply(p);
+    std::array<double, 3> e{};
+    for (int r = 0; r < 3; ++r) {
+      double want = followUp.fractureCenter[r];
+      for (int c = 0; c < 3; ++c) {
+        want += truth[r * 3 + c] * (p[c] - reference.fractureCenter[c]);
+      }
+      e[r] = got[r] - want;
+    }
+    const double ax =
+        e[0] * followUp.shaftAxis[0] + e[1] * followUp.shaftAxis[1] + e[2] * followUp.shaftAxis[2];
+    const double total = std::hypot(e[0], e[1], e[2]);
+    along = std::max(along, std::abs(ax));
+    across = std::max(across, std::sqrt(std::max(0.0, total * total - ax * ax)));
+  }
+  return {rotationError, across, along};
+}
+
 const char* sizeName(long variant) {
   return variant == 0 ? "256x256x112" : variant == 1 ? "512x512x200" : "512x512x400";
 }
@@ -47,6 +112,7 @@ void run(benchmark::State& state, const RigidRegistrationParameters& parameters)
                                       static_cast<std::size_t>(state.range(1)));
   const FracturePlane plane{reference.fractureCenter, reference.fractureNormal};
   int iterations = 0;
+  std::array<double, 3> errors{};
   for (auto _ : state) {
     const RigidRegistrationResult result =
         registerFollowUpRigidly(*reference.hu, *followUp.hu, plane, parameters);
@@ -55,8 +121,12 @@ void run(benchmark::State& state, const RigidRegistrationParameters& parameters)
       break;
     }
     iterations = result.iterations;
+    errors = errorsAgainstTruth(result, reference, followUp);
   }
   state.counters["optimizer_iterations"] = iterations;
+  state.counters["rotation_error_deg"] = errors[0];
+  state.counters["error_across_mm"] = errors[1];
+  state.counters["error_along_mm"] = errors[2];
   state.SetLabel(sizeName(state.range(0)));
 }
 
