@@ -5,6 +5,7 @@
 
 #include "unionscope/filters/CtUnionAnalysis.h"
 #include "unionscope/filters/RadiographUnionAnalysis.h"
+#include "unionscope/filters/RigidRegistration.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
@@ -23,6 +24,9 @@ struct AnalyzeOptions {
   std::string viewHint;                     ///< "AP" or "LAT" for plain image files
   CtAnalysisParameters ct;
   RadiographAnalysisParameters radiograph;
+  /// Every later CT visit is registered rigidly to the first CT visit on
+  /// bone away from the fracture; the transforms go to DIR/registration/.
+  RigidRegistrationParameters registration;
   /// Let radiograph scores stand for a visit that has no CT. Off by default:
   /// radiograph scoring is provisional (docs/radiograph-analysis.md).
   bool useRadiographScores = false;
@@ -50,6 +54,9 @@ struct AnalyzeOutcome {
   int filesRejected = 0;
   int exportsFailed = 0;                         ///< SEG or SR files that could not be written
   std::vector<std::filesystem::path> dicomFiles; ///< the SEG and SR files written
+  int registrationsFailed = 0; ///< follow-up CTs not registered (reason in the report)
+  /// DIR/registration/<label>.tfm and <label>.json per registered visit
+  std::vector<std::filesystem::path> registrationFiles;
 };
 
 /// Throws UsageError when the inputs cannot be read as one patient (none, or
