@@ -260,6 +260,18 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   EXPECT_EQ(second.exitCode, 0);
   EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / "report.json"),
             unionscope::test::readBytes(dir.path() / "a2" / "report.json"));
+  // Later visits registered to the first; the ITK transform files are the
+  // same bytes whatever the thread count.
+  EXPECT_TRUE(report["timepoints"][0]["registration"].is_null());
+  for (std::size_t v = 1; v < 3; ++v) {
+    const auto& registration = report["timepoints"][v]["registration"];
+    ASSERT_EQ(registration["status"], "ok") << registration.dump();
+    const std::string tfm = registration["transform_file"].get<std::string>();
+    EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / tfm),
+              unionscope::test::readBytes(dir.path() / "a2" / tfm))
+        << tfm;
+  }
+  ASSERT_EQ(report["trajectories"]["visits"].size(), 3U);
   // The DICOM outputs too (SR per visit, SEG per CT series), and the
   // viewer's volumes.
   for (const auto& tp : report["timepoints"]) {

@@ -275,6 +275,7 @@ struct RadiographTally {
   int visits = 0, unionAgree = 0;
   int linesNearTruth = 0, radiographs = 0;
   int scoredWhereLineRight = 0, agreeWhereLineRight = 0;
+  int scoredWithoutImplant = 0, agreeWithoutImplant = 0;
 };
 
 /// How far (pixels, along the shaft) the detected line passes from the
@@ -366,21 +367,26 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
         const int mi = static_cast<int>(*got.category) - 1;
         tally.confusion[ti][mi]++;
         tally.agree += ti == mi ? 1 : 0;
+        if (spec.implant == phantom::Implant::None) {
+          ++tally.scoredWithoutImplant;
+          tally.agreeWithoutImplant += ti == mi ? 1 : 0;
+        }
         if (lineErrorMm <= 3.0) {
           ++tally.scoredWhereLineRight;
           tally.agreeWhereLineRight += ti == mi ? 1 : 0;
         }
-        if (verbose && ti != mi) {
+        if (verbose && (ti != mi || std::getenv("UNIONSCOPE_PRINT_ALL") != nullptr)) {
           const RadiographSideResult& side =
               result.sides[0].cortex == cortex ? result.sides[0] : result.sides[1];
           std::printf("  seed %llu %s/%s %s %s %s: truth %d measured %d (bridging %.2f, line "
-                      "%.2f, callus %.3f, metal %.2f)\n",
+                      "%.2f, callus %.3f, metal %.2f, collar %.2f gap %.2f)\n",
                       static_cast<unsigned long long>(spec.seed),
                       std::string(phantom::scenarioName(spec.scenario)).c_str(),
                       std::string(phantom::implantName(spec.implant)).c_str(),
                       visit["label"].get<std::string>().c_str(), plan.view.c_str(), key.c_str(),
                       ti + 1, mi + 1, side.bridgingContrast, side.lineContrast,
-                      side.callusThickness, side.metalCover);
+                      side.callusThickness, side.metalCover, side.collarContrast,
+                      side.collarAtGapContrast);
         }
       }
     }
@@ -422,6 +428,12 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
               tally.scoredWhereLineRight > 0
                   ? static_cast<double>(tally.agreeWhereLineRight) / tally.scoredWhereLineRight
                   : 0.0);
+  const double agreementWithoutImplant =
+      tally.scoredWithoutImplant > 0
+          ? static_cast<double>(tally.agreeWithoutImplant) / tally.scoredWithoutImplant
+          : 0.0;
+  std::printf("without implants: %d cortices scored, agreement %.3f\n", tally.scoredWithoutImplant,
+              agreementWithoutImplant);
   std::printf("confusion (rows truth 1-4, columns measured 1-4):\n");
   for (const auto& row : tally.confusion) {
     std::printf("  %4d %4d %4d %4d\n", row[0], row[1], row[2], row[3]);
@@ -429,9 +441,12 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // Regression guards at the level reached so far, NOT issue 6's targets
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.28);
-  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.55);
-  EXPECT_GE(tally.linesNearTruth, 35);
+  EXPECT_GE(agreement, 0.52);
+  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.72);
+  EXPECT_GE(tally.linesNearTruth, 60);
+  // Without implants the method is near the category target (0.92 where the
+  // line is found within 3 mm): implants are what hold the total back.
+  EXPECT_GE(agreementWithoutImplant, 0.80);
   // Cortices go unscored only for a reason (a plate over them, no line seen).
   EXPECT_LE(tally.notAssessable - tally.obscuredRight, tally.cortices / 10);
 }

@@ -88,6 +88,12 @@ ImageSummary summarise(const fs::path& png, double rowFrom, double rowTo) {
 TEST_F(ViewerScene, SnapshotShowsEveryVisitAndIsNotBlank) {
   const AnalysedPatient patient = loadAnalysedPatient(out());
   ASSERT_EQ(patient.visits.size(), 3U);
+  // analyze registered the later visits to the first: they are shown in its frame.
+  EXPECT_TRUE(patient.visits[0].registeredTo.empty());
+  for (std::size_t v = 1; v < 3; ++v) {
+    EXPECT_EQ(patient.visits[v].registeredTo, patient.visits[0].label) << v;
+    EXPECT_NE(patient.visits[v].toReference, kIdentity4) << v;
+  }
   const fs::path png = out() / "snapshot.png";
   viewer::SceneOptions options;
   options.width = 900;
@@ -182,6 +188,7 @@ TEST_F(ViewerScene, AMissingVolumeIsAnErrorThatNamesTheFile) {
   const fs::path copy = directory_->path() / "no-volumes";
   fs::create_directories(copy);
   fs::copy(out() / "report.json", copy / "report.json");
+  fs::copy(out() / "registration", copy / "registration", fs::copy_options::recursive);
   const AnalysedPatient patient = loadAnalysedPatient(copy);
   try {
     viewer::renderPatientSnapshot(patient, copy / "snapshot.png");

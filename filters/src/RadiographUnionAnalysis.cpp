@@ -95,15 +95,17 @@ cv::Mat toMat(const RadiographImage& image) {
 /// ring around it. Bright bone (a doubled-over metaphysis, the foot) mostly
 /// fades into the bone around it; what passes is checked against the bone's
 /// level in findMetal.
-cv::Mat metalCandidates(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
+                        const RadiographAnalysisParameters& p) {
   cv::Mat kept = cv::Mat::zeros(image.size(), CV_8U);
-  const double top = percentile(image, {}, 0.9995);
-  const double low = percentile(image, {}, 0.02);
+  const cv::Mat rest = found == 0;
+  const double top = percentile(image, rest, 0.9995);
+  const double low = percentile(image, rest, 0.02);
   if (!(top > low)) {
     return kept;
   }
   const double range = top - low;
-  const cv::Mat candidates = image >= low + p.metalShareOfMax * range;
+  const cv::Mat candidates = (image >= low + p.metalShareOfMax * range) & rest;
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(candidates, labels, stats, centroids, 8);
   const int ring =
@@ -123,24 +125,51 @@ cv::Mat metalCandidates(const cv::Mat& image, const RadiographAnalysisParameters
     const cv::Mat inside = labels(box) == l;
     cv::Mat grown;
     cv::dilate(inside, grown, element);
-    const cv::Mat around = grown & ~candidates(box);
+    const cv::Mat around = grown & ~candidates(box) & rest(box);
     if (cv::countNonZero(around) == 0) {
       continue;
     }
-    // Implants lie inside the limb: what touches the film's edge is a
-    // border, a board or a positioning aid.
-    const cv::Rect whole = cv::Rect(stats.at<int>(l, cv::CC_STAT_LEFT), stats.at<int>(l, cv::CC_STAT_TOP),
-                                    stats.at<int>(l, cv::CC_STAT_WIDTH), stats.at<int>(l, cv::CC_STAT_HEIGHT));
-    if (whole.x == 0 || whole.y == 0 || whole.x + whole.width == image.cols ||
-        whole.y + whole.height == image.rows) {
+    // Implants lie inside the limb, though a nail or a long plate may run
+    // off the film: what lies along the film's edge is a border, a board or
+    // a positioning aid.
+    const cv::Mat full = labels == l;
+    const double alongEdge =
+        std::max({static_cast<double>(cv::countNonZero(full.row(0))) / image.cols,
+                  static_cast<double>(cv::countNonZero(full.row(image.rows - 1))) / image.cols,
+                  static_cast<double>(cv::countNonZero(full.col(0))) / image.rows,
+                  static_cast<double>(cv::countNonZero(full.col(image.cols - 1))) / image.rows});
+    if (alongEdge > p.metalMaxEdgeShare) {
       continue;
     }
-    cv::Scalar in, spread;
-    cv::meanStdDev(image(box), in, spread, inside);
+    // Spread as the interquartile range (in sigmas): the blurred rim at the
+    // threshold is not the metal's texture.
+    std::vector<float> values;
+    values.reserve(static_cast<std::size_t>(stats.at<int>(l, cv::CC_STAT_AREA)));
+    for (int y = 0; y < box.height; ++y) {
+      const float* row = image.ptr<float>(box.y + y) + box.x;
+      const std::uint8_t* mask = inside.ptr<std::uint8_t>(y);
+      for (int x = 0; x < box.width; ++x) {
+        if (mask[x] != 0) {
+          values.push_back(row[x]);
+        }
+      }
+    }
+    std::sort(values.begin(), values.end());
+    const double in = values[values.size() / 2];
+    const double spread = (values[3 * values.size() / 4] - values[values.size() / 4]) / 1.349;
     const double out = cv::mean(image(box), around)[0];
-    // Metal is flat at the top of the range; bright bone keeps its texture.
-    const bool flat = spread[0] <= p.metalFlatness * range;
-    if (in[0] - out >= p.metalRingContrast * range && flat) {
+    // Metal is flat at the top of the range; bright bone keeps its
+    // trabecular texture. A hollow nail's walls or a plate's holes vary
+    // smoothly, so the texture is what is left after a small blur, away
+    // from the component's blurred rim.
+    cv::Mat blurred, core;
+    cv::GaussianBlur(image(box), blurred, cv::Size(), 1.5);
+    cv::erode(inside, core, cv::Mat(), cv::Point(-1, -1), 2);
+    cv::Scalar residualMean, texture;
+    cv::meanStdDev(image(box) - blurred, residualMean, texture, core);
+    const bool flat = spread <= p.metalFlatness * range ||
+                      (cv::countNonZero(core) > 0 && texture[0] <= p.metalTexture * range);
+    if (in - out >= p.metalRingContrast * range && flat) {
       kept(box).setTo(255, inside);
     }
   }
@@ -152,26 +181,36 @@ cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAna
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone).
 cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
-  const cv::Mat candidates = metalCandidates(image, p);
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
-  if (cv::countNonZero(candidates) == 0) {
-    return metal;
-  }
-  const cv::Mat bone = findBone(image, candidates, p);
-  const cv::Mat plainBone = bone & ~candidates;
-  const double boneLevel = percentile(image, plainBone, 0.5);
-  const cv::Mat notBone = bone == 0;
-  const double softLevel = percentile(image, notBone, 0.75);
-  if (std::isnan(boneLevel) || std::isnan(softLevel)) {
-    return metal;
-  }
-  const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
-  cv::Mat labels;
-  const int count = cv::connectedComponents(candidates, labels, 8);
-  for (int l = 1; l < count; ++l) {
-    const cv::Mat component = labels == l;
-    if (cv::mean(image, component)[0] >= required) {
-      metal.setTo(255, component);
+  // Two levels: a plate or nail first, then what is bright next to the
+  // rest (screws, thinner in projection than the plate they hold).
+  for (int level = 0; level < 2; ++level) {
+    const cv::Mat candidates = metalCandidates(image, metal, p);
+    if (cv::countNonZero(candidates) == 0) {
+      break;
+    }
+    const cv::Mat excluded = metal | candidates;
+    const cv::Mat bone = findBone(image, excluded, p);
+    const cv::Mat plainBone = bone & ~excluded;
+    const double boneLevel = percentile(image, plainBone, 0.5);
+    const cv::Mat notBone = (bone == 0) & ~excluded;
+    const double softLevel = percentile(image, notBone, 0.75);
+    if (std::isnan(boneLevel) || std::isnan(softLevel)) {
+      break;
+    }
+    const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
+    cv::Mat labels;
+    const int count = cv::connectedComponents(candidates, labels, 8);
+    int added = 0;
+    for (int l = 1; l < count; ++l) {
+      const cv::Mat component = labels == l;
+      if (cv::mean(image, component)[0] >= required) {
+        metal.setTo(255, component);
+        ++added;
+      }
+    }
+    if (added == 0) {
+      break;
     }
   }
   // The blurred rim of an implant is still metal, not an edge of the bone.
@@ -231,8 +270,11 @@ cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal,
   // is not metal: air would pull it down to the skin, an implant's contrast
   // up above the bone.
   const cv::Mat tissue = bodyMask(image) & (metal == 0);
-  double lo = 0, hi = 0;
-  cv::minMaxLoc(contrast, &lo, &hi, nullptr, nullptr, tissue);
+  // The histogram's range from the tissue's own spread: a few screws or a
+  // marker at the top must not squeeze the bone into a few levels.
+  double lo = 0, top = 0;
+  cv::minMaxLoc(contrast, &lo, &top, nullptr, nullptr, tissue);
+  const double hi = std::min(top, percentile(contrast, tissue, 0.995));
   if (!(hi > lo)) {
     return cv::Mat::zeros(image.size(), CV_8U);
   }
@@ -395,7 +437,7 @@ Edges boneEdges(const Straightened& st, double centreColumn) {
     int start = -1;
     for (int d = 0; d < st.cols(); ++d) {
       for (int j : {static_cast<int>(centreColumn) - d, static_cast<int>(centreColumn) + d}) {
-        if (j >= 0 && j < st.cols() && row[j] != 0 && start < 0) {
+        if (j >= 0 && j < st.cols() && (row[j] != 0 || metal[j] != 0) && start < 0) {
           start = j;
         }
       }
@@ -407,10 +449,16 @@ Edges boneEdges(const Straightened& st, double centreColumn) {
       continue;
     }
     const auto extend = [&](int step) {
-      int edge = start, gap = 0;
+      // Metal (a nail in the canal) does not end the bone, nor is it its
+      // edge: the edge is the outermost bone pixel.
+      int edge = row[start] != 0 && metal[start] == 0 ? start : -1;
+      int gap = 0;
       bool afterMetal = metal[start] != 0;
       for (int j = start + step; j >= 0 && j < st.cols(); j += step) {
-        if (row[j] != 0) {
+        if (metal[j] != 0) {
+          gap = 0;
+          afterMetal = true;
+        } else if (row[j] != 0) {
           gap = 0;
           edge = j;
           afterMetal = metal[j] != 0;
@@ -420,8 +468,12 @@ Edges boneEdges(const Straightened& st, double centreColumn) {
       }
       return edge;
     };
-    e.left[static_cast<std::size_t>(i)] = extend(-1);
-    e.right[static_cast<std::size_t>(i)] = extend(+1) + 1;
+    const int left = extend(-1);
+    const int right = extend(+1);
+    if (left >= 0 && right >= 0) {
+      e.left[static_cast<std::size_t>(i)] = left;
+      e.right[static_cast<std::size_t>(i)] = right + 1;
+    }
   }
   return e;
 }
@@ -928,6 +980,10 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
         if (row < 0 || row >= n) {
           continue;
         }
+        // Beside a nail only the cortices show the line.
+        if (st.metal.at<std::uint8_t>(row, j) != 0) {
+          continue;
+        }
         // A thin line may sit a row off the sampled one.
         float v = valley.at<float>(row, j);
         if (row > 0) {
@@ -939,7 +995,9 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
         sum += v;
         ++count;
       }
-      const double mean = count > 0 ? sum / (r - l) : 0.0;
+      // Averaged over the bone the line can show on, which must be a fair
+      // part of the shaft's width.
+      const double mean = count >= 0.3 * (r - l) ? sum / count : 0.0;
       if (mean > best) {
         best = mean;
         slopeAt[k] = t;
@@ -1004,6 +1062,160 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   return best;
 }
 
+/// The intact outer edge of one side: a robust line through the edge rows
+/// away from the fracture, so callus the bone mask took in does not move it.
+Line intactEdge(const ShaftModel& m, int side, double fractureRow) {
+  const std::vector<double>& edges = side == 0 ? m.edges.left : m.edges.right;
+  std::vector<double> s, e;
+  const int reach = static_cast<int>(std::lround(4 * m.width));
+  const double skip = 1.5 * m.width;
+  for (int i = static_cast<int>(fractureRow) - reach; i <= static_cast<int>(fractureRow) + reach;
+       ++i) {
+    if (i < m.firstShaftRow || i > m.lastShaftRow || std::abs(i - fractureRow) < skip) {
+      continue;
+    }
+    s.push_back(i);
+    e.push_back(edges[static_cast<std::size_t>(i)]);
+  }
+  const auto row = static_cast<std::size_t>(
+      std::clamp(static_cast<int>(fractureRow), m.firstShaftRow, m.lastShaftRow));
+  return robustLineFit(s, e).value_or(Line{edges[row], 0.0});
+}
+
+/// Where the fracture crosses this side's cortex: the deepest dip of the
+/// cortex band's mean along the shaft, within `window` rows of where the line
+/// found across the whole shaft meets this side. An oblique plane seen
+/// nearly en face shows an ellipse, and a line through the shaft fits one of
+/// its arcs; each cortex's own gap sits where the ellipse meets its edge.
+double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
+                    double expectedRow, double window) {
+  const int outward = side == 0 ? -1 : 1;
+  const double band = std::max(2.0, 0.22 * m.width);
+  const int shoulder = std::max(3, static_cast<int>(std::lround(0.15 * m.width)));
+  const int from = std::max(0, static_cast<int>(std::floor(expectedRow - window)) - shoulder);
+  const int to =
+      std::min(st.rows() - 1, static_cast<int>(std::ceil(expectedRow + window)) + shoulder);
+  if (to - from < 2 * shoulder + 1) {
+    return expectedRow;
+  }
+  std::vector<double> mean(static_cast<std::size_t>(to - from + 1), kNaN);
+  for (int i = from; i <= to; ++i) {
+    const double e = edge.at(i);
+    double sum = 0;
+    int count = 0;
+    for (int j = static_cast<int>(std::lround(e - outward * band)); outward * (j - e) <= 0;
+         j += outward) {
+      if (j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(i, j) == 0) {
+        sum += st.image.at<float>(i, j);
+        ++count;
+      }
+    }
+    if (count > 0) {
+      mean[static_cast<std::size_t>(i - from)] = sum / count;
+    }
+  }
+  double bestRow = expectedRow;
+  double best = -1e9;
+  for (int i = from + shoulder; i <= to - shoulder; ++i) {
+    const double centre = mean[static_cast<std::size_t>(i - from)];
+    if (std::isnan(centre) || std::abs(i - expectedRow) > window) {
+      continue;
+    }
+    double up = kNaN, down = kNaN;
+    for (int d = 1; d <= shoulder; ++d) {
+      const double a = mean[static_cast<std::size_t>(i - d - from)];
+      const double b = mean[static_cast<std::size_t>(i + d - from)];
+      up = std::isnan(up) ? a : std::max(up, std::isnan(a) ? up : a);
+      down = std::isnan(down) ? b : std::max(down, std::isnan(b) ? down : b);
+    }
+    if (std::isnan(up) || std::isnan(down)) {
+      continue;
+    }
+    // A dip, not a step: both shoulders brighter; prefer the nearer of two
+    // equal dips.
+    const double dip = std::min(up, down) - centre;
+    const double score = dip / m.contrast() - 0.02 * std::abs(i - expectedRow) / window;
+    if (score > best) {
+      best = score;
+      bestRow = i;
+    }
+  }
+  return bestRow;
+}
+
+/// Callus outside one cortex, per row near the fracture: how far outward
+/// from the intact edge the image stays brighter than the same offset from
+/// the edge above and below the fracture zone. Comparing like with like
+/// cancels the soft tissue's own gradient, the other bone alongside and the
+/// film's exposure; a callus collar adds its own density on top.
+struct CallusBand {
+  std::vector<double> extent; ///< per row from firstRow, pixels outward of the intact edge
+  cv::Mat excess; ///< per row from firstRow x offset-1: above reference, contrast shares
+  int firstRow = 0;
+};
+
+CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
+                         double gapRow, const RadiographAnalysisParameters& p) {
+  CallusBand out;
+  const int outward = side == 0 ? -1 : 1;
+  const int reach = std::max(3, static_cast<int>(std::lround(0.5 * m.width)));
+  const int zone = std::max(3, static_cast<int>(std::lround(1.0 * m.width)));
+  const int refFar = static_cast<int>(std::lround(4 * m.width));
+  const double refNear = 1.5 * m.width;
+  const auto sample = [&](int i, int d) -> double {
+    const int j = static_cast<int>(std::lround(edge.at(i))) + outward * d;
+    if (i < 0 || i >= st.rows() || j < 0 || j >= st.cols() ||
+        st.metal.at<std::uint8_t>(i, j) != 0) {
+      return kNaN;
+    }
+    return st.image.at<float>(i, j);
+  };
+  // Reference per offset: a robust line along the shaft through the rows
+  // away from the fracture.
+  std::vector<std::optional<Line>> reference(static_cast<std::size_t>(reach) + 1);
+  for (int d = 1; d <= reach; ++d) {
+    std::vector<double> s, v;
+    for (int i = static_cast<int>(gapRow) - refFar; i <= static_cast<int>(gapRow) + refFar; ++i) {
+      if (i < m.firstShaftRow || i > m.lastShaftRow || std::abs(i - gapRow) < refNear) {
+        continue;
+      }
+      s.push_back(i);
+      v.push_back(sample(i, d));
+    }
+    reference[static_cast<std::size_t>(d)] = robustLineFit(s, v);
+  }
+  const double level = p.callusContrast * m.contrast();
+  out.firstRow = static_cast<int>(gapRow) - zone;
+  out.excess = cv::Mat(2 * zone + 1, reach, CV_32F, cv::Scalar(kNaN));
+  for (int i = out.firstRow; i <= static_cast<int>(gapRow) + zone; ++i) {
+    for (int d = 1; d <= reach; ++d) {
+      const std::optional<Line>& ref = reference[static_cast<std::size_t>(d)];
+      const double v = sample(i, d);
+      if (ref && !std::isnan(v)) {
+        out.excess.at<float>(i - out.firstRow, d - 1) =
+            static_cast<float>((v - ref->at(i)) / m.contrast());
+      }
+    }
+    int extent = 0;
+    int misses = 0;
+    for (int d = 1; d <= reach; ++d) {
+      const std::optional<Line>& ref = reference[static_cast<std::size_t>(d)];
+      const double v = sample(i, d);
+      if (!ref || std::isnan(v)) {
+        break;
+      }
+      if (v - ref->at(i) >= level) {
+        extent = d;
+        misses = 0;
+      } else if (++misses > 2) {
+        break;
+      }
+    }
+    out.extent.push_back(extent);
+  }
+  return out;
+}
+
 /// Bright-path test across the fracture zone on one side: the max-min path
 /// from above the line to below it through the cortex band and its callus.
 /// Returns the path's weakest level, and the cortex band's darkest row mean
@@ -1014,64 +1226,86 @@ struct SideMeasure {
   double callusThickness = 0;
   double callusPixels = 0;
   double metalCover = 0;
+  double collarLevel = 0;                 ///< callus excess beside the gap, contrast shares
+  double collarAtGap = 0;                 ///< callus excess at the gap, contrast shares
   std::vector<cv::Point2d> callusOutline; ///< straightened (row, column)
 };
 
-SideMeasure measureSide(const Straightened& st, const ShaftModel& m,
-                        const std::array<std::vector<double>, 2>& callus,
-                        const FractureCandidate& f, int side,
+SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line& edge,
+                        double gapRow, double slope, int side,
                         const RadiographAnalysisParameters& p) {
   SideMeasure out;
   const int n = st.rows();
-  const auto centreRow = static_cast<std::size_t>(std::clamp(static_cast<int>(f.row), 0, n - 1));
-  const double c = m.edges.mid(centreRow);
-  const auto lineRow = [&](double column) { return f.row + f.slope * (column - c); };
+  const double edgeAtGap = edge.at(gapRow);
+  const auto lineRow = [&](double column) { return gapRow + slope * (column - edgeAtGap); };
   const double zone = std::max(3.0, p.fractureZoneHalfWidths * m.width);
   const double band = std::max(2.0, 0.22 * m.width);
   const int outward = side == 0 ? -1 : 1;
-  const std::vector<double>& edges = side == 0 ? m.edges.left : m.edges.right;
-  const std::vector<double>& outer = callus[static_cast<std::size_t>(side)];
 
-  // Callus: outside the intact outer edge, interpolated from the shaft
-  // above and below the zone (a line fit on each side of the fracture).
-  const int reach = static_cast<int>(std::lround(1.2 * m.width));
-  std::vector<double> s, e;
-  for (int i = static_cast<int>(f.row) - 4 * static_cast<int>(m.width);
-       i <= static_cast<int>(f.row) + 4 * static_cast<int>(m.width); ++i) {
-    if (i < m.firstShaftRow || i > m.lastShaftRow || std::abs(i - f.row) < 1.5 * m.width) {
-      continue;
-    }
-    s.push_back(i);
-    e.push_back(outer[static_cast<std::size_t>(i)]);
-  }
-  std::optional<Line> intact = robustLineFit(s, e);
-  if (!intact) {
-    intact = Line{edges[centreRow], 0.0};
-  }
+  const CallusBand callus = callusOutside(st, m, edge, side, gapRow, p);
   double thickness = 0;
   int rows = 0;
-  double outermost = outward * edges[centreRow];
-  for (int i = static_cast<int>(f.row) - reach; i <= static_cast<int>(f.row) + reach; ++i) {
-    if (i < 0 || i >= n) {
-      continue;
-    }
-    const auto k = static_cast<std::size_t>(i);
-    const double excess = std::max(0.0, outward * (outer[k] - intact->at(i)));
-    if (std::abs(i - f.row) <= zone * 2) {
-      thickness += excess;
+  double outermost = 0;
+  for (std::size_t k = 0; k < callus.extent.size(); ++k) {
+    const int i = callus.firstRow + static_cast<int>(k);
+    const double extent = callus.extent[k];
+    if (std::abs(i - gapRow) <= zone * 2) {
+      thickness += extent;
       ++rows;
+      outermost = std::max(outermost, extent);
     }
-    out.callusPixels += excess;
-    if (excess > 0.5) {
-      out.callusOutline.emplace_back(i, outer[k]);
+    out.callusPixels += extent;
+    if (extent > 0.5) {
+      out.callusOutline.emplace_back(i, edge.at(i) + outward * extent);
     }
-    outermost = std::max(outermost, outward * outer[k]);
   }
   out.callusThickness = rows > 0 ? thickness / rows / m.width : 0.0;
+  // Collar continuity: the callus's mean excess over its inner part, along
+  // lines parallel to the fracture line, darkest at the gap against the
+  // collar either side of it.
+  {
+    const int depth =
+        std::clamp(static_cast<int>(std::lround(0.6 * outermost)), 1, callus.excess.cols);
+    std::vector<double> collar;
+    for (int r = 0; r < callus.excess.rows; ++r) {
+      double sum = 0;
+      int count = 0;
+      for (int d = 0; d < depth; ++d) {
+        // Along the line's direction: an oblique cleft crosses the collar
+        // at a slant.
+        const int rr = r + static_cast<int>(std::lround(slope * outward * (d + 1)));
+        if (rr < 0 || rr >= callus.excess.rows) {
+          continue;
+        }
+        const float v = callus.excess.at<float>(rr, d);
+        if (!std::isnan(v)) {
+          sum += v;
+          ++count;
+        }
+      }
+      collar.push_back(count > 0 ? sum / count : kNaN);
+    }
+    double atGap = 1e9;
+    std::vector<double> around;
+    for (std::size_t k = 0; k < collar.size(); ++k) {
+      const double dist = std::abs(callus.firstRow + static_cast<double>(k) - gapRow);
+      if (std::isnan(collar[k])) {
+        continue;
+      }
+      if (dist <= 2) {
+        atGap = std::min(atGap, collar[k]);
+      } else if (dist >= 0.15 * m.width && dist <= 0.6 * m.width) {
+        around.push_back(collar[k]);
+      }
+    }
+    const double level = around.empty() ? kNaN : median(around);
+    out.collarLevel = level;
+    out.collarAtGap = atGap < 1e9 ? atGap : kNaN;
+  }
 
   // Columns of the band: from inside the cortex out to the callus.
-  const double inner = edges[centreRow] - outward * band;
-  const double outerColumn = outward * outermost + outward * 2;
+  const double inner = edgeAtGap - outward * band;
+  const double outerColumn = edgeAtGap + outward * (outermost + 2);
   const int j0 = static_cast<int>(std::floor(std::min(inner, outerColumn)));
   const int j1 = static_cast<int>(std::ceil(std::max(inner, outerColumn)));
   const int zoneRows = static_cast<int>(std::lround(2 * zone)) + 1;
@@ -1086,8 +1320,10 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m,
         continue;
       }
       const bool isMetal = st.metal.at<std::uint8_t>(ri, j) != 0;
-      const double edge = edges[static_cast<std::size_t>(ri)];
-      const bool inBand = outward * (j - edge) <= 0 && outward * (j - edge) >= -band;
+      const double edgeHere = edge.at(ri);
+      // Metal over the outer half of the cortex hides the line; a nail in
+      // the canal may reach the cortex's inner surface without hiding it.
+      const bool inBand = outward * (j - edgeHere) <= 0 && outward * (j - edgeHere) >= -0.5 * band;
       if (inBand) {
         ++bandCount;
         metalCount += isMetal ? 1 : 0;
@@ -1141,8 +1377,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m,
     double sum = 0;
     int count = 0;
     for (int j = j0; j <= j1; ++j) {
-      const double edge = edges[centreRow];
-      if (outward * (j - edge) <= 0 && outward * (j - edge) >= -band) {
+      if (outward * (j - edgeAtGap) <= 0 && outward * (j - edgeAtGap) >= -band) {
         sum += values.at<float>(r, j - j0);
         ++count;
       }
@@ -1175,8 +1410,15 @@ CortexScore scoreSide(const SideMeasure& m, const RadiographAnalysisParameters& 
     confidence = 0;
     return score;
   }
-  const bool bridged = m.bridging >= p.bridgingContrast;
-  const bool callus = m.callusThickness >= p.callusThicknessShare;
+  // Callus: a collar outside the cortex, denser than the soft tissue at the
+  // same distance from the shaft above and below the fracture.
+  const double collar = std::isnan(m.collarLevel) ? 0.0 : m.collarLevel;
+  const bool callus = collar >= p.collarContrast;
+  // Bridging: the collar keeps its density across the gap; an unbridged
+  // collar is cleft by the fracture line, as the cortex under it is.
+  const double continuity = callus && !std::isnan(m.collarAtGap) ? m.collarAtGap / collar : 0.0;
+  const bool bridged =
+      callus ? continuity >= p.collarBridgedShare : m.bridging >= p.bridgingContrast;
   if (bridged) {
     score.category = m.line >= p.remodelledContrast ? CortexCategory::Remodelled
                                                     : CortexCategory::BridgingCallus;
@@ -1184,10 +1426,10 @@ CortexScore scoreSide(const SideMeasure& m, const RadiographAnalysisParameters& 
     score.category = callus ? CortexCategory::CallusVisibleLine : CortexCategory::NoCallus;
   }
   // Distance from the deciding threshold, in shares of a quarter contrast.
-  const double margin = bridged
-                            ? std::abs(m.bridging - p.bridgingContrast)
-                            : std::min(std::abs(m.bridging - p.bridgingContrast),
-                                       std::abs(m.callusThickness - p.callusThicknessShare) * 5.0);
+  const double margin = callus ? std::min(std::abs(continuity - p.collarBridgedShare),
+                                          std::abs(collar - p.collarContrast) * 4.0)
+                               : std::min(std::abs(m.bridging - p.bridgingContrast),
+                                          std::abs(collar - p.collarContrast) * 4.0);
   confidence = std::clamp(margin / 0.25, 0.0, 1.0);
   return score;
 }
@@ -1331,12 +1573,19 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   const double l = model->edges.left[centre];
   const double r = model->edges.right[centre];
   const double c = 0.5 * (l + r);
-  result.fractureLine = {toOriginal(st.working(fracture.row + fracture.slope * (l - c), l), scale),
-                         toOriginal(st.working(fracture.row + fracture.slope * (r - c), r), scale)};
+  std::array<double, 2> gapRows{}, gapColumns{};
 
   const double pixelArea = workingSpacing * workingSpacing;
   for (int side = 0; side < 2; ++side) {
-    const SideMeasure m = measureSide(st, *model, callus, fracture, side, p);
+    // Each cortex measured at its own gap, near the line across the shaft.
+    const double sideColumn = side == 0 ? l : r;
+    const Line edge = intactEdge(*model, side, fracture.row);
+    const double gapRow =
+        cortexGapRow(st, *model, edge, side, fracture.row + fracture.slope * (sideColumn - c),
+                     0.5 * model->width);
+    gapRows[static_cast<std::size_t>(side)] = gapRow;
+    gapColumns[static_cast<std::size_t>(side)] = edge.at(gapRow);
+    const SideMeasure m = measureSide(st, *model, edge, gapRow, fracture.slope, side, p);
     RadiographSideResult& out = result.sides[static_cast<std::size_t>(side)];
     out.cortex = sideCortex[static_cast<std::size_t>(side)];
     out.bridgingContrast = m.bridging;
@@ -1344,6 +1593,8 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     out.callusThickness = m.callusThickness;
     out.callusAreaMm2 = m.callusPixels * pixelArea;
     out.metalCover = m.metalCover;
+    out.collarContrast = m.collarLevel;
+    out.collarAtGapContrast = m.collarAtGap;
     out.score = scoreSide(m, p, out.confidence);
     out.confidence *= 0.5 + 0.5 * fracture.confidence;
     for (const cv::Point2d& q : m.callusOutline) {
@@ -1354,6 +1605,9 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
       result.cortices[static_cast<std::size_t>(*out.cortex)] = out.score;
     }
   }
+  // The line as each cortex shows it: from one side's gap to the other's.
+  result.fractureLine = {toOriginal(st.working(gapRows[0], gapColumns[0]), scale),
+                         toOriginal(st.working(gapRows[1], gapColumns[1]), scale)};
   result.scores = computeUnionScores(result.cortices);
   return result;
 }

@@ -1,6 +1,7 @@
 #include "unionscope/pipeline/Analyze.h"
 
 #include "DicomOutputs.h"
+#include "Longitudinal.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
@@ -134,6 +135,9 @@ struct SeriesReport {
   std::vector<dicom::DicomFileHeader> images;
   std::optional<dicom::CallusEntry> callus;
   bool exportFailed = false;
+  /// An analysed CT: its volume and fracture plane, for the registration.
+  CtImage::Pointer volume;
+  std::optional<FracturePlane> fracture;
 };
 
 /// The SEG of an analysed CT series. A failure is noted in the series entry
@@ -215,6 +219,10 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
     }
     report.ok = true;
     report.cortices = result.cortexScores();
+    report.volume = volume;
+    if (result.fractureFound) {
+      report.fracture = FracturePlane{result.fractureCentre, result.fractureNormal};
+    }
     if (options.writeDicom) {
       for (const dicom::SliceSource& slice : plan.slices) {
         for (const dicom::DicomFileHeader& h : series.instances) {
@@ -521,14 +529,17 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"metal_ring_contrast", p.metalRingContrast},
           {"metal_above_bone", p.metalAboveBone},
           {"metal_flatness", p.metalFlatness},
+          {"metal_texture", p.metalTexture},
           {"metal_min_pixels", p.metalMinPixels},
+          {"metal_max_edge_share", p.metalMaxEdgeShare},
           {"shaft_flare_factor", p.shaftFlareFactor},
           {"fracture_min_evidence", p.fractureMinEvidence},
           {"fracture_zone_half_widths", p.fractureZoneHalfWidths},
           {"bridging_contrast", p.bridgingContrast},
           {"remodelled_contrast", p.remodelledContrast},
-          {"callus_thickness_share", p.callusThicknessShare},
           {"callus_contrast", p.callusContrast},
+          {"collar_contrast", p.collarContrast},
+          {"collar_bridged_share", p.collarBridgedShare},
           {"metal_cover_share", p.metalCoverShare}};
 }
 
@@ -682,6 +693,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   }
 
   Json timepoints = Json::array();
+  std::optional<RegistrationReference> registrationReference; // the first CT visit
   std::map<std::string, int> lateralityVotes;
   UnionByVisit unionByVisit;
   for (const dicom::StudyGroup* study : studies) {
@@ -698,6 +710,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     Json seriesJson = Json::array();
     std::optional<CortexScores> ctScores;
     std::vector<CortexScores> radiographScores;
+    RegistrationReference visitCt; // the CT series whose scores the visit reports
     VisitExport visitExport;
     visitExport.deidentification = deidentification;
     for (const dicom::SeriesGroup& series : study->series) {
@@ -759,6 +772,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         if (series.modality == "CT") {
           if (!ctScores) {
             ctScores = report.cortices;
+            visitCt = {label, series.seriesInstanceUid, report.volume, report.fracture};
           }
         } else {
           radiographScores.push_back(*report.cortices);
@@ -773,11 +787,21 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     if (ctScores && options.writeDicom && !visitExport.images.empty()) {
       exportVisitReport(timepoint, visitExport, options, outcome);
     }
+    // Longitudinal: later CT visits registered to the first one.
+    if (visitCt.volume && registrationReference) {
+      registerVisit(timepoint, *registrationReference, *visitCt.volume, options, outcome);
+    } else {
+      timepoint["registration"] = nullptr;
+      if (visitCt.volume) {
+        registrationReference = visitCt;
+      }
+    }
     timepoints.push_back(timepoint);
   }
   if (!plainImages.empty()) {
     timepoints.push_back(plainImageVisit(plainImages, options, outcome, unionByVisit));
   }
+  const Json trajectories = trajectoriesJson(timepoints);
   // Union: the first visit meeting the rule that no later visit contradicts.
   Json unionTimepoint = nullptr;
   for (std::size_t v = 0; v < unionByVisit.size(); ++v) {
@@ -802,7 +826,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"patient_id", patient->patientId},
       {"laterality", laterality},
       {"timepoints", timepoints},
-      {"union_timepoint", unionTimepoint}};
+      {"union_timepoint", unionTimepoint},
+      {"trajectories", trajectories}};
   outcome.report = options.outputDirectory / "report.json";
   const std::string reportText = report.dump(2) + "\n";
   writeFileAtomically(outcome.report, reportText);
@@ -837,6 +862,12 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   for (const fs::path& file : outcome.dicomFiles) {
     dicomOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
   }
+  Json registrationOutputs = Json::array();
+  for (const fs::path& file : outcome.registrationFiles) {
+    registrationOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
+  }
+  Json parameters = parametersJson(options.ct, options.radiograph);
+  parameters["registration"] = registrationParametersJson(options.registration);
   const Json audit = {
       {"schema", "unionscope.audit/1"},
       {"software", {{"name", kSoftwareName}, {"version", kVersion}, {"git_commit", kGitCommit}}},
@@ -849,13 +880,14 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         {"patient_selected", options.patientId.has_value()},
         {"view_hint", options.viewHint},
         {"use_radiograph_scores", options.useRadiographScores}}},
-      {"parameters", parametersJson(options.ct, options.radiograph)},
+      {"parameters", parameters},
       {"input_files", inputHashes(*patient, plainImages, rejectedFiles)},
       {"rejected_files", rejected},
       {"report_sha256", sha256OfFile(reportPath)},
       {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},
       {"dicom_outputs", dicomOutputs},
       {"volume_outputs", volumeOutputs},
+      {"registration_outputs", registrationOutputs},
       {"dicom_deidentification", deidentification
                                      ? Json{{"method", dicom::kDeidentificationMethod},
                                             {"pseudonym", deidentification->pseudonym},

@@ -188,6 +188,20 @@ std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
         html += fmt::format("<p class=\"notes\">{}</p>\n", show(note));
       }
     }
+    // Longitudinal: how this visit's CT lines up with the first CT visit.
+    if (tp.contains("registration") && tp["registration"].is_object()) {
+      const Json& r = tp["registration"];
+      if (r.value("status", "") == "ok") {
+        html += fmt::format("<p class=\"notes\">Registered to {}: rotation {} deg, bone centre "
+                            "moved {} mm (LPS); transform {}{}.</p>\n",
+                            show(r["reference"]), show(r["rotation_deg"]),
+                            show(r["translation_mm"]), show(r["transform_file"]),
+                            r.value("converged", false) ? "" : " (did not converge)");
+      } else {
+        html += fmt::format("<p class=\"notes\">Not registered to {}: {}</p>\n",
+                            show(r["reference"]), show(r["error"]));
+      }
+    }
   }
   html += "</body></html>\n";
   return html;

@@ -63,14 +63,21 @@ struct RadiographAnalysisParameters {
   /// ... and flat: their spread within this share of the range. Bright bone
   /// (the tarsus, a doubled-over metaphysis) keeps its trabecular texture.
   double metalFlatness = 0.05;
+  /// ... or, where it varies smoothly (a hollow nail's walls, a plate's
+  /// holes), its fine texture (what a 1.5-pixel blur removes) within this
+  /// share of the range.
+  double metalTexture = 0.015;
   /// ... and brighter than the typical bone by this share of the bone's
   /// contrast over soft tissue: steel and titanium attenuate several times
   /// more than cortex, so even a windowed 8-bit export keeps them well above
   /// the bone's median.
-  double metalAboveBone = 1.0;
+  double metalAboveBone = 0.5;
   /// Metal components smaller than this (pixels at working resolution) are
   /// noise or text markers' specks.
   int metalMinPixels = 12;
+  /// Metal may cross the film's edge (a nail, a long plate) over at most
+  /// this share of the edge's length; more is a border or a board.
+  double metalMaxEdgeShare = 0.15;
   /// The analysed shaft runs on while the bone's width stays within this
   /// factor of the diaphysis' width: far enough into the metaphysis for
   /// distal-third fractures, not into the joint (joint lines are not
@@ -84,23 +91,31 @@ struct RadiographAnalysisParameters {
   /// Half-height of the fracture zone searched for bridging, in shaft
   /// widths: enough for an oblique line across one cortex.
   double fractureZoneHalfWidths = 0.35;
-  /// Bridged: the brightest path across the fracture zone keeps this share
-  /// of the band's brightest level above and below the zone (both over soft
-  /// tissue). A gap of fibrous tissue, even blurred by the projection of a
-  /// slightly tilted fracture plane, loses a third or more; mineralised
-  /// bridging callus or cortex keeps nearly all.
+  /// Bridged where no callus collar is seen (primary healing, a thin
+  /// collar): the brightest path across the fracture zone keeps this share
+  /// of the band's brightest level above and below the zone. A gap of
+  /// fibrous tissue, even blurred by the projection of a slightly tilted
+  /// fracture plane, loses a third or more; cortex grown across keeps nearly
+  /// all.
   double bridgingContrast = 0.9;
   /// Fracture line still visible: the cortex along the line keeps less than
   /// this share of the intact cortex's contrast (modified RUST: category 4
   /// needs the line gone).
-  double remodelledContrast = 0.85;
-  /// Callus present: bone outside the intact cortex's outer edge, at least
-  /// this thick on average over the fracture zone (share of shaft width;
-  /// 0.03 of a 25 mm tibia is 0.75 mm, the thinnest callus readers call)...
-  double callusThicknessShare = 0.02;
-  /// ... and at least this bright relative to the intact cortex's contrast
-  /// (woven callus is less dense than cortex but far above soft tissue).
+  double remodelledContrast = 0.95;
+  /// Callus outline (drawn, and its area reported): outward from the
+  /// intact cortex's edge while the image stays this share of the cortex's
+  /// contrast above the soft tissue at the same distance from the shaft
+  /// away from the fracture.
   double callusContrast = 0.15;
+  /// Callus present: the collar just outside the cortex beside the gap is
+  /// denser than the soft tissue at the same distance from the shaft away
+  /// from the fracture by this share of the cortex's contrast. Woven callus
+  /// a few mm thick adds about a tenth or more; soft tissue alone, zero
+  /// within noise.
+  double collarContrast = 0.06;
+  /// Bridged: the collar keeps at least this share of its density across the
+  /// gap (an unbridged collar is cleft there down to soft tissue).
+  double collarBridgedShare = 0.5;
   /// A cortex is not assessable when metal covers more than this share of
   /// its band across the fracture zone (a plate lying over its profile).
   double metalCoverShare = 0.5;
@@ -117,6 +132,10 @@ struct RadiographSideResult {
   double callusThickness = 0;  ///< mean thickness outside the intact edge, share of shaft width
   double callusAreaMm2 = 0;    ///< 0 when pixel spacing is unknown
   double metalCover = 0;       ///< share of the cortex band covered by metal
+  /// Callus collar outside the cortex beside the gap, and at the gap, above
+  /// the soft tissue at the same distance from the shaft (contrast shares).
+  double collarContrast = 0;
+  double collarAtGapContrast = 0;
 };
 
 /// A polyline in original image pixels (column, row).

@@ -5,6 +5,7 @@
 
 #include "unionscope/filters/CtUnionAnalysis.h"
 #include "unionscope/filters/RadiographUnionAnalysis.h"
+#include "unionscope/filters/RigidRegistration.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
@@ -24,6 +25,9 @@ struct AnalyzeOptions {
   std::string viewHint;                     ///< "AP" or "LAT" for plain image files
   CtAnalysisParameters ct;
   RadiographAnalysisParameters radiograph;
+  /// Every later CT visit is registered rigidly to the first CT visit on
+  /// bone away from the fracture; the transforms go to DIR/registration/.
+  RigidRegistrationParameters registration;
   /// Let radiograph scores stand for a visit that has no CT. Off by default:
   /// radiograph scoring is provisional (docs/radiograph-analysis.md).
   bool useRadiographScores = false;
@@ -57,8 +61,11 @@ struct AnalyzeOutcome {
   int seriesAnalysed = 0;
   int seriesFailed = 0;
   int filesRejected = 0;
-  int exportsFailed = 0;                          ///< SEG or SR files that could not be written
-  std::vector<std::filesystem::path> dicomFiles;  ///< the SEG and SR files written
+  int exportsFailed = 0;                         ///< SEG or SR files that could not be written
+  std::vector<std::filesystem::path> dicomFiles; ///< the SEG and SR files written
+  int registrationsFailed = 0; ///< follow-up CTs not registered (reason in the report)
+  /// DIR/registration/<label>.tfm and <label>.json per registered visit
+  std::vector<std::filesystem::path> registrationFiles;
   std::vector<std::filesystem::path> volumeFiles; ///< DIR/volumes/ files written
 };
 
