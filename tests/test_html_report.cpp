@@ -73,4 +73,48 @@ TEST(HtmlReport, ShowsEveryVisitInlinesPicturesAndEscapesText) {
   EXPECT_EQ(html.find("http"), std::string::npos) << "nothing is fetched from elsewhere";
 }
 
+TEST(HtmlReport, PlotsTheTrajectoriesOfEveryVisit) {
+  unionscope::test::TempDir dir;
+  const auto visit = [](const char* label, double weeks, Json mrust, double volume,
+                        double anterior) {
+    return Json{{"label", label},
+                {"weeks", weeks},
+                {"bridged_fraction",
+                 {{"anterior", anterior}, {"posterior", 0.5}, {"medial", 0.25}, {"lateral", 1.0}}},
+                {"callus_volume_mm3", volume},
+                {"mrust", mrust}};
+  };
+  const Json report = {{"patient_id", "P1"},
+                       {"timepoints", Json::array()},
+                       {"trajectories",
+                        {{"visits", Json::array({visit("W6", 6, 8, 4000.0, 0.0),
+                                                 visit("W12", 12, nullptr, 8000.0, 0.7),
+                                                 visit("W24", 24, 15, 4300.0, 1.0)})}}}};
+  const std::string html = htmlReport(report, dir.path());
+  const auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t at = html.find(needle); at != std::string::npos;
+         at = html.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("<svg"), 3U) << "mRUST, callus volume, bridged fraction";
+  // Every known value is a marked point with its value; the missing mRUST is
+  // a gap, not a zero.
+  EXPECT_NE(html.find("<title>mRUST W6: 8</title>"), std::string::npos);
+  EXPECT_NE(html.find("<title>mRUST W24: 15</title>"), std::string::npos);
+  EXPECT_EQ(html.find("<title>mRUST W12"), std::string::npos);
+  EXPECT_NE(html.find("<title>callus mm3 W12: 8000</title>"), std::string::npos);
+  EXPECT_NE(html.find("<title>anterior W12: 0.7</title>"), std::string::npos);
+  EXPECT_EQ(count("<circle"), 2U + 3U + 4U * 3U);
+  EXPECT_EQ(html.find("http"), std::string::npos) << "nothing is fetched from elsewhere";
+
+  Json single = report;
+  single["trajectories"]["visits"].erase(1);
+  single["trajectories"]["visits"].erase(1);
+  EXPECT_EQ(htmlReport(single, dir.path()).find("<svg"), std::string::npos)
+      << "one visit has no trajectory";
+}
+
 } // namespace

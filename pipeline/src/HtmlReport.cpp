@@ -4,8 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace unionscope {
 namespace {
@@ -105,6 +110,135 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+/// One line chart as inline SVG: each series a polyline over the visits'
+/// weeks (visit order where weeks are unknown), points marked and labelled,
+/// missing values leaving a gap. Vector, so it stays sharp when printed.
+struct ChartSeries {
+  std::string name;
+  std::string colour;
+  std::vector<std::optional<double>> values; ///< one per visit
+};
+
+std::string svgChart(const std::string& title, const std::vector<double>& x,
+                     const std::vector<std::string>& labels, const std::vector<ChartSeries>& series,
+                     double yMin, double yMax) {
+  constexpr double kWidth = 320, kHeight = 200, kLeft = 46, kRight = 12, kTop = 24, kBottom = 34;
+  const double xMin = x.empty() ? 0.0 : *std::min_element(x.begin(), x.end());
+  const double xMax = x.empty() ? 1.0 : *std::max_element(x.begin(), x.end());
+  const auto px = [&](double v) {
+    return xMax > xMin ? kLeft + (v - xMin) / (xMax - xMin) * (kWidth - kLeft - kRight)
+                       : 0.5 * (kLeft + kWidth - kRight);
+  };
+  const auto py = [&](double v) {
+    return kHeight - kBottom - (v - yMin) / (yMax - yMin) * (kHeight - kTop - kBottom);
+  };
+  std::string svg = fmt::format("<svg class=\"chart\" width=\"{0}\" height=\"{1}\" "
+                                "viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\">"
+                                "<text x=\"{3}\" y=\"15\" font-size=\"13\">{2}</text>",
+                                kWidth, kHeight, escape(title), kLeft);
+  svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#888\"/>", kLeft,
+                     kTop, kHeight - kBottom);
+  svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#888\"/>", kLeft,
+                     kHeight - kBottom, kWidth - kRight);
+  for (double v : {yMin, 0.5 * (yMin + yMax), yMax}) {
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"10\" "
+                       "text-anchor=\"end\">{:g}</text>",
+                       kLeft - 4, py(v) + 3, v);
+  }
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"10\" "
+                       "text-anchor=\"middle\">{}</text>",
+                       px(x[i]), kHeight - kBottom + 14, escape(labels[i]));
+  }
+  double legendX = kLeft;
+  for (const ChartSeries& line : series) {
+    std::string points;
+    for (std::size_t i = 0; i < x.size() && i < line.values.size(); ++i) {
+      if (!line.values[i]) {
+        if (!points.empty()) {
+          svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" "
+                             "points=\"{}\"/>",
+                             line.colour, points);
+          points.clear();
+        }
+        continue;
+      }
+      const double cx = px(x[i]);
+      const double cy = py(std::clamp(*line.values[i], yMin, yMax));
+      points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", cx, cy);
+      svg +=
+          fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\">"
+                      "<title>{} {}: {:g}</title></circle>",
+                      cx, cy, line.colour, escape(line.name), escape(labels[i]), *line.values[i]);
+    }
+    if (!points.empty()) {
+      svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" "
+                         "points=\"{}\"/>",
+                         line.colour, points);
+    }
+    if (series.size() > 1) {
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"10\" fill=\"{}\">{}</text>",
+                         legendX, kHeight - 4, line.colour, escape(line.name));
+      legendX += 7.0 * static_cast<double>(line.name.size()) + 10;
+    }
+  }
+  svg += "</svg>";
+  return svg;
+}
+
+std::optional<double> number(const Json& value) {
+  return value.is_number() ? std::optional<double>(value.get<double>()) : std::nullopt;
+}
+
+/// Trajectories (report.json "trajectories"): mRUST, callus volume and each
+/// cortex's bridged fraction per visit.
+std::string trajectoryPlots(const Json& report) {
+  if (!report.contains("trajectories") || !report["trajectories"].contains("visits") ||
+      report["trajectories"]["visits"].size() < 2) {
+    return {};
+  }
+  const Json& visits = report["trajectories"]["visits"];
+  std::vector<double> x;
+  std::vector<std::string> labels;
+  bool weeksKnown = true;
+  for (const Json& visit : visits) {
+    weeksKnown = weeksKnown && visit.value("weeks", Json()).is_number();
+  }
+  for (std::size_t i = 0; i < visits.size(); ++i) {
+    x.push_back(weeksKnown ? visits[i]["weeks"].get<double>() : static_cast<double>(i));
+    labels.push_back(visits[i].value("label", std::string()));
+  }
+  ChartSeries mrust{"mRUST", "#1f5fa8", {}};
+  ChartSeries volume{"callus mm3", "#a8531f", {}};
+  double maxVolume = 0;
+  for (const Json& visit : visits) {
+    mrust.values.push_back(number(visit.value("mrust", Json())));
+    volume.values.push_back(number(visit.value("callus_volume_mm3", Json())));
+    maxVolume = std::max(maxVolume, volume.values.back().value_or(0.0));
+  }
+  const std::array<const char*, 4> colours{"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+  std::vector<ChartSeries> bridged;
+  for (Cortex cortex : kAllCortices) {
+    const std::string key(cortexKey(cortex));
+    ChartSeries line{key, colours[static_cast<std::size_t>(cortex)], {}};
+    for (const Json& visit : visits) {
+      const Json fractions = visit.value("bridged_fraction", Json());
+      line.values.push_back(fractions.is_object() ? number(fractions.value(key, Json()))
+                                                  : std::nullopt);
+    }
+    bridged.push_back(std::move(line));
+  }
+  std::string html = fmt::format("<h2>Trajectories</h2><p><small>Per visit{}; the change since "
+                                 "the previous visit is in report.json.</small></p><p>",
+                                 weeksKnown ? ", by weeks" : ", in visit order");
+  html += svgChart("mRUST (4-16)", x, labels, {mrust}, 4, 16);
+  html += svgChart("callus volume (mm\u00b3)", x, labels, {volume}, 0,
+                   maxVolume > 0 ? maxVolume * 1.1 : 1.0);
+  html += svgChart("bridged fraction per cortex", x, labels, bridged, 0, 1);
+  html += "</p>\n";
+  return html;
+}
+
 std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   html += fmt::format("<title>UnionScope report {}</title><style>{}</style></head><body>\n",
@@ -144,6 +278,7 @@ std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
                         show(meanHu), field(tp, "sr_file"));
   }
   html += "</table>\n";
+  html += trajectoryPlots(report);
   const fs::path snapshot = outputDirectory / "images" / kViewerSnapshotImage;
   std::error_code missing;
   if (fs::is_regular_file(snapshot, missing)) {
