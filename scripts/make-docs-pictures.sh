@@ -16,3 +16,15 @@ for scenario in normal delayed atrophic_nonunion hypertrophic_nonunion partial_b
   i=$((i + 1))
 done
 echo "wrote $UNIONSCOPE_ROOT/docs/phantoms/"
+
+# docs/viewer/: the viewer's snapshot of a healing phantom across its visits
+# (rendering needs an X display: under xvfb-run when there is none).
+"$UNIONSCOPE" phantom --out "$work/viewer" --scenario normal --seed 11
+"$UNIONSCOPE" analyze "$work/viewer/dicom" --reference-date 2025-03-03 --no-snapshot \
+  --out "$work/viewer/analysis"
+mkdir -p "$UNIONSCOPE_ROOT/docs/viewer"
+render=()
+if [[ -z "${DISPLAY:-}" ]]; then render=(xvfb-run -a -s "-screen 0 1280x1024x24"); fi
+"${render[@]}" "$UNIONSCOPE" view "$work/viewer/analysis" --size 1050x630 \
+  --snapshot "$UNIONSCOPE_ROOT/docs/viewer/healing_phantom.png"
+echo "wrote $UNIONSCOPE_ROOT/docs/viewer/"

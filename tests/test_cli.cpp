@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sys/wait.h>
@@ -64,12 +65,67 @@ TEST(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(runUnionscope("phantom --out x --scenario no-such-scenario").exitCode, 2);
 }
 
-TEST(Cli, CommandsNotBuiltYetSaySoAndExitWithTwo) {
-  for (const char* command : {"view dir", "agreement a b"}) {
+TEST(Cli, ViewReadAndAgreementNameWhatIsMissingAndExitWithTwo) {
+  TempDir dir;
+  const std::string missing = (dir.path() / "no-such-patient").string();
+  for (const std::string& command : {"view " + missing + " --snapshot x.png",
+                                     "read " + missing + " --reader A", "agreement " + missing}) {
     const CommandResult r = runUnionscope(command);
     EXPECT_EQ(r.exitCode, 2) << command;
-    EXPECT_NE(r.output.find("not built yet"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(missing), std::string::npos) << r.output;
   }
+  // A folder that is not an analysed patient: the missing report.json is named.
+  const CommandResult r = runUnionscope("agreement " + dir.path().string());
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.output.find("report.json"), std::string::npos) << r.output;
+  EXPECT_EQ(runUnionscope("view --help").exitCode, 0);
+  EXPECT_NE(runUnionscope("view --help").output.find("Left/Right"), std::string::npos);
+}
+
+TEST(Cli, ScriptedReadsThenAgreement) {
+  TempDir dir;
+  const std::string patient = (dir.path() / "patient").string();
+  const std::string out = (dir.path() / "a").string();
+  ASSERT_EQ(
+      runUnionscope("phantom --size small --scenario normal --seed 5 --out " + patient).exitCode,
+      0);
+  ASSERT_EQ(runUnionscope("analyze " + patient + "/dicom --reference-date 2025-03-03 --out " + out)
+                .exitCode,
+            0);
+  const auto report =
+      nlohmann::json::parse(unionscope::test::readBytes(fs::path(out) / "report.json"));
+  if (std::getenv("DISPLAY") != nullptr) {
+    // Under a display analyze renders the viewer's snapshot into report.html.
+    EXPECT_TRUE(fs::exists(fs::path(out) / "images" / "viewer_snapshot.png"));
+    EXPECT_NE(unionscope::test::readBytes(fs::path(out) / "report.html").find("visits in 3D"),
+              std::string::npos);
+  }
+  const std::string w12 = report["timepoints"][1]["label"].get<std::string>();
+
+  const CommandResult first = runUnionscope("read " + out + " --reader \"Reader One\" --set " +
+                                            w12 + ":anterior=1 --organization \"Core Lab\"");
+  ASSERT_EQ(first.exitCode, 0) << first.output;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "reads" / "reader_one.json"));
+  // The same reader again: refused, then kept beside as version 2.
+  const CommandResult again = runUnionscope("read " + out + " --reader \"Reader One\"");
+  EXPECT_EQ(again.exitCode, 2);
+  EXPECT_NE(again.output.find("--amend"), std::string::npos) << again.output;
+  EXPECT_EQ(runUnionscope("read " + out + " --reader \"Reader One\" --amend").exitCode, 0);
+  EXPECT_TRUE(fs::exists(fs::path(out) / "reads" / "reader_one.v2.json"));
+  EXPECT_EQ(runUnionscope("read " + out + " --reader B --set " + w12 + ":medial=na").exitCode, 0);
+  EXPECT_EQ(runUnionscope("read " + out + " --reader C --set " + w12 + ":medial=9").exitCode, 2);
+
+  const std::string agreement = (dir.path() / "agreement").string();
+  const CommandResult stats = runUnionscope("agreement " + out + " --out " + agreement);
+  ASSERT_EQ(stats.exitCode, 0) << stats.output;
+  EXPECT_NE(stats.output.find("Reader One / algorithm"), std::string::npos) << stats.output;
+  const auto json =
+      nlohmann::json::parse(unionscope::test::readBytes(fs::path(agreement) / "agreement.json"));
+  EXPECT_EQ(json["reads"], 2) << "the latest version of each reader";
+  EXPECT_EQ(json["reads_of_another_report"], 0);
+  ASSERT_EQ(json["pairs"].size(), 3U); // B-Reader One, B-algorithm, Reader One-algorithm
+  EXPECT_EQ(json["pairs"][0]["kappa"]["medial"]["skipped_not_assessable"], 1);
+  EXPECT_TRUE(fs::exists(fs::path(agreement) / "agreement.csv"));
 }
 
 TEST(Cli, PhantomThenInspect) {
@@ -198,6 +254,7 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   EXPECT_EQ(audit["input_files"][0]["sha256"].get<std::string>().size(), 64U);
   EXPECT_FALSE(audit["started"].get<std::string>().empty());
   EXPECT_EQ(audit["parameters"]["union_rule"]["min_bridged_cortices"], 3);
+  EXPECT_EQ(audit["volume_outputs"].size(), 3U * 2U) << "label map and CT per CT series";
   // Same input, same report, byte for byte, whatever the thread count.
   const CommandResult second = runUnionscope("--threads 2 " + analyze + "2");
   EXPECT_EQ(second.exitCode, 0);
@@ -215,12 +272,23 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
         << tfm;
   }
   ASSERT_EQ(report["trajectories"]["visits"].size(), 3U);
-  // The DICOM outputs too (SR per visit, SEG per CT series).
+  // The DICOM outputs too (SR per visit, SEG per CT series), and the
+  // viewer's volumes.
   for (const auto& tp : report["timepoints"]) {
     const std::string sr = tp["sr_file"].get<std::string>();
     EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / sr),
               unionscope::test::readBytes(dir.path() / "a2" / sr))
         << sr;
+    for (const auto& series : tp["series"]) {
+      for (const char* key : {"label_map_file", "ct_file"}) {
+        if (series["modality"] == "CT") {
+          const std::string file = series[key].get<std::string>();
+          EXPECT_EQ(unionscope::test::readBytes(dir.path() / "a" / file),
+                    unionscope::test::readBytes(dir.path() / "a2" / file))
+              << file;
+        }
+      }
+    }
   }
 }
 

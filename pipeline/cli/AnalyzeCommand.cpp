@@ -1,5 +1,8 @@
 #include "Commands.h"
+#include "unionscope/pipeline/AnalysedPatient.h"
 #include "unionscope/pipeline/Analyze.h"
+#include "unionscope/pipeline/HtmlReport.h"
+#include "unionscope/viewer/PatientScene.h"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -21,6 +24,8 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     std::vector<double> fractureHint;
     bool useRadiographScores = false;
     bool noDicom = false;
+    bool noVolumes = false;
+    bool noSnapshot = false;
     bool deidentify = false;
     std::string pseudonym;
     std::optional<long> dateShiftDays;
@@ -54,6 +59,12 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       ->expected(3);
   command->add_flag("--no-dicom", options->noDicom,
                     "Do not write DIR/dicom/ (DICOM SEG per CT series, SR TID 1500 per visit)");
+  command->add_flag("--no-volumes", options->noVolumes,
+                    "Do not write DIR/volumes/ (label map and CT around the fracture per CT "
+                    "series, NRRD, for 'unionscope view')");
+  command->add_flag("--no-snapshot", options->noSnapshot,
+                    "Do not render the 3D snapshot for report.html (rendered when an X display "
+                    "is available, e.g. under xvfb-run)");
   command->add_flag(
       "--deidentify", options->deidentify,
       "De-identify DIR/dicom/ (PS3.15 Basic Profile, modified dates kept consistent); keyed by "
@@ -76,6 +87,14 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
     analyze.viewHint = options->view;
     analyze.useRadiographScores = options->useRadiographScores;
     analyze.writeDicom = !options->noDicom;
+    analyze.writeVolumes = !options->noVolumes;
+    const char* display = std::getenv("DISPLAY");
+    if (!options->noSnapshot && analyze.writeVolumes && display != nullptr && *display != '\0') {
+      analyze.renderSnapshot = [](const std::filesystem::path& directory) {
+        viewer::renderPatientSnapshot(loadAnalysedPatient(directory),
+                                      directory / "images" / kViewerSnapshotImage);
+      };
+    }
     analyze.deidentify.enabled = options->deidentify;
     if (options->deidentify) {
       const char* secret = std::getenv("UNIONSCOPE_DEIDENTIFY_SECRET");

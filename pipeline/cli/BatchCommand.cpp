@@ -31,7 +31,8 @@ CommandRunner addBatchCommand(CLI::App& app) {
       "--reference-date", options->referenceDate,
       "One reference date for everyone (YYYY-MM-DD); default: each patient's first study");
   command->add_flag("--no-dicom", options->noDicom,
-                    "Do not write each patient's dicom/ folder (SEG and SR, as analyze writes)");
+                    "Do not write each patient's dicom/ and volumes/ folders (SEG, SR, and the "
+                    "viewer's label maps, as analyze writes)");
   return [options]() {
     BatchOptions batch;
     batch.archive = options->archive;
@@ -39,6 +40,7 @@ CommandRunner addBatchCommand(CLI::App& app) {
     batch.jobs = options->jobs;
     batch.resume = options->resume;
     batch.analyze.writeDicom = !options->noDicom;
+    batch.analyze.writeVolumes = !options->noDicom;
     if (!options->referenceDate.empty()) {
       batch.analyze.referenceDate = options->referenceDate;
     }

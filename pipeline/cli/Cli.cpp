@@ -15,18 +15,6 @@
 
 namespace unionscope::cli {
 
-CommandRunner addPendingCommand(CLI::App& app, const char* name, const char* description,
-                                const char* plannedIn) {
-  CLI::App* command = app.add_subcommand(name, fmt::format("{} [not built yet]", description));
-  command->allow_extras();
-  const std::string commandName = name;
-  const std::string planned = plannedIn;
-  return [commandName, planned]() {
-    spdlog::error("'unionscope {}' is not built yet ({}).", commandName, planned);
-    return kExitUsage;
-  };
-}
-
 int run(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("unionscope");
   logger->set_pattern("%^%l%$: %v");
@@ -50,11 +38,11 @@ int run(int argc, char** argv) {
   runners["analyze"] = addAnalyzeCommand(app);
   runners["phantom"] = addPhantomCommand(app);
   runners["batch"] = addBatchCommand(app);
-  runners["view"] = addPendingCommand(app, "view", "3D viewer of an analysed patient", "issue 8");
+  runners["view"] = addViewCommand(app);
+  runners["read"] = addReadCommand(app);
   runners["inspect"] = addInspectCommand(app);
   runners["cohort"] = addCohortCommand(app);
-  runners["agreement"] = addPendingCommand(
-      app, "agreement", "Reader-vs-reader and reader-vs-algorithm agreement", "issue 8");
+  runners["agreement"] = addAgreementCommand(app);
 
   try {
     app.parse(argc, argv);

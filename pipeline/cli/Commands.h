@@ -23,11 +23,9 @@ CommandRunner addBatchCommand(CLI::App& app);
 CommandRunner addCohortCommand(CLI::App& app);
 CommandRunner addInspectCommand(CLI::App& app);
 CommandRunner addPhantomCommand(CLI::App& app);
-/// A contract command whose implementation has not landed yet: it is listed,
-/// has --help, and says so when run (exit 2).
-CommandRunner addPendingCommand(CLI::App& app, const char* name, const char* description,
-                                const char* plannedIn);
-
+CommandRunner addViewCommand(CLI::App& app);
+CommandRunner addReadCommand(CLI::App& app);
+CommandRunner addAgreementCommand(CLI::App& app);
 int run(int argc, char** argv);
 
 } // namespace unionscope::cli

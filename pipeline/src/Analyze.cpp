@@ -8,6 +8,7 @@
 #include "unionscope/pipeline/HtmlReport.h"
 #include "unionscope/pipeline/OutputFiles.h"
 #include "unionscope/pipeline/RadiographOverlay.h"
+#include "unionscope/pipeline/ResultVolumes.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
 #include "unionscope/pipeline/dicom/SeriesLoader.h"
@@ -178,7 +179,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
   try {
     const CtImage::Pointer volume = dicom::loadCtVolume(plan);
     CtAnalysisParameters parameters = options.ct;
-    parameters.produceLabelMap = options.writeDicom;
+    parameters.produceLabelMap = options.writeDicom || options.writeVolumes;
     const CtAnalysisResult result = analyzeCtUnion(*volume, lateralityOf(series), parameters);
     json["status"] = "ok";
     json["error"] = nullptr;
@@ -193,6 +194,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
                         {"confidence", round3(result.fractureConfidence)},
                         {"center_lps", vectorJson(result.fractureCentre)},
                         {"normal_lps", vectorJson(result.fractureNormal)},
+                        {"shaft_axis_lps", vectorJson(result.shaftAxis)},
                         {"gap_width_mm", round3(result.gapWidthMm)}};
     Json notes = Json::array();
     for (const std::string& note : plan.notes) {
@@ -204,6 +206,17 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
     json["notes"] = notes;
     writeUnrolledMap(result.map, image);
     json["explanation_image"] = image.filename().string();
+    if (options.writeVolumes && result.labels) {
+      try {
+        const WrittenVolumes volumes = writeResultVolumes(
+            *result.labels, *volume, result.fractureCentre, options.outputDirectory,
+            fmt::format("{}_series{}", fileSafe(label), series.seriesNumber.value_or(0)));
+        json["label_map_file"] = volumes.labelMapFile;
+        json["ct_file"] = volumes.ctFile;
+      } catch (const std::exception& error) {
+        json["notes"].push_back(std::string("volumes for the viewer not written: ") + error.what());
+      }
+    }
     report.ok = true;
     report.cortices = result.cortexScores();
     report.volume = volume;
@@ -744,6 +757,11 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         files.push_back(h.path.string());
       }
       entry["source_files"] = files;
+      for (const char* key : {"label_map_file", "ct_file"}) {
+        if (entry.contains(key) && entry[key].is_string()) {
+          outcome.volumeFiles.push_back(options.outputDirectory / entry[key].get<std::string>());
+        }
+      }
       if (entry.contains("seg_file") && entry["seg_file"].is_string()) {
         outcome.dicomFiles.push_back(options.outputDirectory /
                                      entry["seg_file"].get<std::string>());
@@ -814,6 +832,16 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   const std::string reportText = report.dump(2) + "\n";
   writeFileAtomically(outcome.report, reportText);
   writeFileAtomically(options.outputDirectory / "measurements.csv", measurementsCsv(report));
+  // A snapshot from an earlier run into this folder would show other results.
+  std::error_code stale;
+  fs::remove(options.outputDirectory / "images" / kViewerSnapshotImage, stale);
+  if (options.renderSnapshot) {
+    try {
+      options.renderSnapshot(options.outputDirectory);
+    } catch (const std::exception& error) {
+      spdlog::warn("3D snapshot for report.html not rendered: {}", error.what());
+    }
+  }
   writeFileAtomically(options.outputDirectory / "report.html",
                       htmlReport(report, options.outputDirectory));
 
@@ -826,6 +854,10 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     rejected.push_back({{"path", file.path.string()}, {"reason", file.reason}});
   }
   const fs::path reportPath = outcome.report;
+  Json volumeOutputs = Json::array();
+  for (const fs::path& file : outcome.volumeFiles) {
+    volumeOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
+  }
   Json dicomOutputs = Json::array();
   for (const fs::path& file : outcome.dicomFiles) {
     dicomOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
@@ -854,6 +886,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"report_sha256", sha256OfFile(reportPath)},
       {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},
       {"dicom_outputs", dicomOutputs},
+      {"volume_outputs", volumeOutputs},
       {"registration_outputs", registrationOutputs},
       {"dicom_deidentification", deidentification
                                      ? Json{{"method", dicom::kDeidentificationMethod},

@@ -187,6 +187,40 @@ std::string writeVisitReport(const Json& timepoint, const VisitExport& visit,
   return relativeFile;
 }
 
+void writeReaderVisitReport(const ReaderVisitExport& visit, const fs::path& file) {
+  const dicom::UidFactory uids = dicom::UidFactory(dicom::UidFactory::seedOf(
+      fmt::format("{}|read|{}|{}", kVersion, visit.identity, visit.label)));
+  dicom::MeasurementReportRequest request;
+  request.timepointLabel = visit.label;
+  request.laterality = visit.laterality;
+  CortexScores scores;
+  for (Cortex cortex : kAllCortices) {
+    const auto c = static_cast<std::size_t>(cortex);
+    dicom::CortexEntry& entry = request.cortices[c];
+    entry.category = visit.categories[c];
+    if (!entry.category) {
+      entry.notAssessable = "not assessable (reader)";
+      scores[c].notAssessable = entry.notAssessable;
+    } else {
+      scores[c].category = static_cast<CortexCategory>(*entry.category);
+    }
+  }
+  const UnionScores union_ = computeUnionScores(scores);
+  request.rust = union_.rust;
+  request.mrust = union_.mrust;
+  request.unionReached = union_.union_;
+  request.basedOnReport = visit.algorithmSr;
+  request.personObserver = dicom::MeasurementReportRequest::PersonObserver{
+      visit.reader, visit.organization, visit.signedDicomDateTime};
+  request.seriesInstanceUid = uids.uid("series");
+  request.sopInstanceUid = uids.uid("instance");
+  request.trackingUidPrefix = uids.uid("tracking");
+  request.seriesNumber = visit.seriesNumber;
+  request.seriesDescription = fmt::format("UnionScope reader's read {}", visit.label);
+  writeAtomically(
+      file, [&](const fs::path& temporary) { dicom::writeMeasurementReport(request, temporary); });
+}
+
 dicom::Deidentification deidentificationFor(const std::string& patientId, const std::string& secret,
                                             const std::optional<std::string>& pseudonym,
                                             const std::optional<long>& dateShiftDays) {

@@ -50,6 +50,26 @@ struct VisitExport {
 std::string writeVisitReport(const nlohmann::ordered_json& timepoint, const VisitExport& visit,
                              const std::filesystem::path& outputDirectory);
 
+/// A reader's categories for one visit, as the SR of their read states them.
+struct ReaderVisitExport {
+  std::string label;
+  std::string laterality = "unknown";
+  std::array<std::optional<int>, 4> categories; ///< indexed by Cortex; empty: not assessable
+  std::string reader;
+  std::string organization;
+  std::string signedDicomDateTime;   ///< YYYYMMDDHHMMSS (UTC)
+  std::filesystem::path algorithmSr; ///< the algorithm's SR of the visit (DIR/dicom/...)
+  /// Identifies the read (reader, version, time): seeds the UIDs.
+  std::string identity;
+  int seriesNumber = 2001;
+};
+
+/// Writes the SR of a reader's read of one visit to `file`: TID 1500 with
+/// the reader as person observer, completed and verified by them, in the
+/// study of the algorithm's SR, with that SR as evidence. Throws with the
+/// file and the reason.
+void writeReaderVisitReport(const ReaderVisitExport& visit, const std::filesystem::path& file);
+
 /// The de-identification of a patient's exports: the options' values, else
 /// derived from the secret and the Patient ID (deterministic).
 dicom::Deidentification deidentificationFor(const std::string& patientId, const std::string& secret,

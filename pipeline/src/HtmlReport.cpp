@@ -279,6 +279,17 @@ std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
   }
   html += "</table>\n";
   html += trajectoryPlots(report);
+  const fs::path snapshot = outputDirectory / "images" / kViewerSnapshotImage;
+  std::error_code missing;
+  if (fs::is_regular_file(snapshot, missing)) {
+    html += fmt::format(
+        "<figure><img alt=\"visits in 3D\" style=\"max-width:100%\" "
+        "src=\"data:image/png;base64,{}\"><figcaption><small>The visits in 3D (unionscope view): "
+        "bone, callus coloured by density, the four cortex arcs in their categories' colours, "
+        "the fracture plane; below, the CT through the fracture (callus tinted) and the "
+        "radiographs' overlays.</small></figcaption></figure>\n",
+        base64(readFile(snapshot)));
+  }
 
   for (const Json& tp : report["timepoints"]) {
     html += fmt::format("<h2>{} ({})</h2>\n", field(tp, "label"), field(tp, "study_date"));

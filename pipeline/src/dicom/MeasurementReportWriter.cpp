@@ -29,6 +29,16 @@ std::string number(double value) {
   return fmt::format("{}", value);
 }
 
+/// A free-text name as a PN value: the whole text as the family name
+/// component (no '^' or '\\' that would split it), at most 64 characters.
+std::string personName(const std::string& text) {
+  std::string name;
+  for (char c : text) {
+    name += (c == '^' || c == '\\' || static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+  }
+  return name.substr(0, 64);
+}
+
 const CodedConcept& categoryCode(int category) {
   static const std::array<const CodedConcept*, 4> kCodes{&codes::kCategory1, &codes::kCategory2,
                                                          &codes::kCategory3, &codes::kCategory4};
@@ -207,15 +217,26 @@ void copyStudyAttributes(DcmItem& from, DcmItem& to) {
 
 void writeMeasurementReport(const MeasurementReportRequest& request, const fs::path& file) {
   const ExportChecker check(file, "measurement report");
+  std::unique_ptr<DcmFileFormat> basedOn;
   if (request.sourceImages.empty()) {
-    throw DicomError(fmt::format("{}: no source images to report on", file.string()));
+    if (request.basedOnReport.empty()) {
+      throw DicomError(fmt::format("{}: no source images to report on", file.string()));
+    }
+    basedOn = loadSourceHeader(request.basedOnReport);
   }
   TID1500_MeasurementReport report(CMR_CID7021::ImagingMeasurementReport);
   check(report.setLanguage(CID5000_Languages::English), "language");
-  check(report.getObservationContext().addDeviceObserver(
-            request.deviceObserverUid.c_str(), kSoftwareName, "UnionScope",
-            fmt::format("{} {}", kSoftwareName, kVersion).c_str()),
-        "device observer");
+  if (request.personObserver) {
+    check(report.getObservationContext().addPersonObserver(
+              personName(request.personObserver->name).c_str(),
+              request.personObserver->organization.c_str()),
+          "person observer");
+  } else {
+    check(report.getObservationContext().addDeviceObserver(
+              request.deviceObserverUid.c_str(), kSoftwareName, "UnionScope",
+              fmt::format("{} {}", kSoftwareName, kVersion).c_str()),
+          "device observer");
+  }
   check(report.addProcedureReported(CMR_CID100::CTUnspecifiedBodyRegion), "procedure");
 
   // Image library: every image measured, with the common descriptors once.
@@ -225,24 +246,27 @@ void writeMeasurementReport(const MeasurementReportRequest& request, const fs::p
   }
   TID1600_ImageLibrary& library = report.getImageLibrary();
   check(library.createNewImageLibrary(), "image library");
-  check(library.addImageGroup(), "image library");
-  for (const auto& header : headers) {
-    check(library.addImageEntry(*header->getDataset(), TID1600_ImageLibrary::withoutDescriptors),
-          "image library entry");
-  }
-  // Descriptors that hold for every image of the group (not the position
-  // of the first one).
-  TID1600_ImageLibrary::ConceptNameList common;
-  for (const DSRBasicCodedEntry& concept :
-       {CODE_DCM_Modality, CODE_DCM_TargetRegion, CODE_DCM_StudyDate, CODE_DCM_StudyTime,
-        CODE_DCM_FrameOfReferenceUID, CODE_DCM_PixelDataRows, CODE_DCM_PixelDataColumns,
-        CODE_DCM_HorizontalPixelSpacing, CODE_DCM_VerticalPixelSpacing, CODE_DCM_SliceThickness}) {
-    common.push_back(concept);
-  }
-  const OFCondition descriptors = library.addImageGroupDescriptors(
-      *headers.front()->getDataset(), TID1600_ImageLibrary::withSelectedDescriptors, common);
-  if (descriptors != CMR_EC_NoImageLibraryEntryDescriptorsToBeAdded) {
-    check(descriptors, "image library descriptors");
+  if (!headers.empty()) {
+    check(library.addImageGroup(), "image library");
+    for (const auto& header : headers) {
+      check(library.addImageEntry(*header->getDataset(), TID1600_ImageLibrary::withoutDescriptors),
+            "image library entry");
+    }
+    // Descriptors that hold for every image of the group (not the position
+    // of the first one).
+    TID1600_ImageLibrary::ConceptNameList common;
+    for (const DSRBasicCodedEntry& concept :
+         {CODE_DCM_Modality, CODE_DCM_TargetRegion, CODE_DCM_StudyDate, CODE_DCM_StudyTime,
+          CODE_DCM_FrameOfReferenceUID, CODE_DCM_PixelDataRows, CODE_DCM_PixelDataColumns,
+          CODE_DCM_HorizontalPixelSpacing, CODE_DCM_VerticalPixelSpacing,
+          CODE_DCM_SliceThickness}) {
+      common.push_back(concept);
+    }
+    const OFCondition descriptors = library.addImageGroupDescriptors(
+        *headers.front()->getDataset(), TID1600_ImageLibrary::withSelectedDescriptors, common);
+    if (descriptors != CMR_EC_NoImageLibraryEntryDescriptorsToBeAdded) {
+      check(descriptors, "image library descriptors");
+    }
   }
 
   for (Cortex cortex : kAllCortices) {
@@ -264,15 +288,24 @@ void writeMeasurementReport(const MeasurementReportRequest& request, const fs::p
   check(document.setSeriesNumber(std::to_string(request.seriesNumber).c_str()), "series number");
   check(document.setInstanceNumber("1"), "instance number");
   check(document.setSeriesDescription(
-            fmt::format("UnionScope measurements {}", request.timepointLabel).c_str()),
+            (request.seriesDescription.empty()
+                 ? fmt::format("UnionScope measurements {}", request.timepointLabel)
+                 : request.seriesDescription)
+                .c_str()),
         "series description");
-  // Evidence: every image and SEG the tree references.
+  // Evidence: every image and SEG the tree references; for a report based on
+  // another, that report and its own evidence.
+  DcmDataset& source = headers.empty() ? *basedOn->getDataset() : *headers.front()->getDataset();
+  OFString studyUid;
+  source.findAndGetOFString(DCM_StudyInstanceUID, studyUid);
   DSRSOPInstanceReferenceList& evidence = document.getCurrentRequestedProcedureEvidence();
   for (const auto& header : headers) {
     check(evidence.addItem(*header->getDataset()), "evidence");
   }
-  OFString studyUid;
-  headers.front()->getDataset()->findAndGetOFString(DCM_StudyInstanceUID, studyUid);
+  if (basedOn) {
+    check(evidence.read(source, 0), "evidence of the report read");
+    check(evidence.addItem(source), "the report read");
+  }
   for (const CallusEntry& callus : request.callus) {
     if (!callus.segSopInstanceUid.empty()) {
       check(evidence.addItem(studyUid, callus.segSeriesInstanceUid.c_str(), UID_SegmentationStorage,
@@ -280,15 +313,30 @@ void writeMeasurementReport(const MeasurementReportRequest& request, const fs::p
             "SEG evidence");
     }
   }
+  if (request.personObserver) {
+    // Completed by the reader; verified (signed) by them when their
+    // organization is known: Verifying Organization (0040,A027) is type 1.
+    check(document.completeDocument(), "completion");
+    if (!request.personObserver->organization.empty()) {
+      check(document.verifyDocument(personName(request.personObserver->name).c_str(),
+                                    request.personObserver->organization.c_str(),
+                                    request.personObserver->dateTime.c_str()),
+            "verification");
+    }
+  }
 
   DcmFileFormat out;
   DcmDataset& dataset = *out.getDataset();
   check(document.write(dataset), "dataset");
-  DcmDataset& source = *headers.front()->getDataset();
   copyStudyAttributes(source, dataset);
-  // Deterministic identity and dates: UIDs from the caller, dates of the
-  // source study (the content is a statement about that study).
-  const SourceDates dates = sourceDates(source);
+  // Deterministic identity and dates: UIDs from the caller; dates of the
+  // source study (the content is a statement about that study), or for a
+  // person's read the time it was signed.
+  SourceDates dates = sourceDates(source);
+  if (request.personObserver) {
+    dates.date = request.personObserver->dateTime.substr(0, 8).c_str();
+    dates.time = request.personObserver->dateTime.substr(8).c_str();
+  }
   check(dataset.putAndInsertString(DCM_SeriesInstanceUID, request.seriesInstanceUid.c_str()),
         "series UID");
   check(dataset.putAndInsertString(DCM_SOPInstanceUID, request.sopInstanceUid.c_str()), "SOP UID");

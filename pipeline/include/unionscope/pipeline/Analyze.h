@@ -10,6 +10,7 @@
 #include "unionscope/pipeline/dicom/DicomScan.h"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,14 @@ struct AnalyzeOptions {
   /// TID 1500 SR per scored visit, listed in report.json ("seg_file",
   /// "sr_file") and audit.json.
   bool writeDicom = true;
+  /// DIR/volumes/: per analysed CT series the label map and the CT around
+  /// the fracture (NRRD), listed in report.json ("label_map_file",
+  /// "ct_file"), for `unionscope view`.
+  bool writeVolumes = true;
+  /// Renders DIR/images/viewer_snapshot.png for report.html, once report.json
+  /// and volumes/ are written (the command line sets it: the viewer is not a
+  /// dependency of pipeline/). A failure is a warning, never the run's.
+  std::function<void(const std::filesystem::path& outputDirectory)> renderSnapshot;
   /// De-identify DIR/dicom/ (PS3.15 Basic Profile, Retain Longitudinal
   /// Temporal Information with Modified Dates). report.json, audit.json and
   /// report.html are not de-identified.
@@ -57,6 +66,7 @@ struct AnalyzeOutcome {
   int registrationsFailed = 0; ///< follow-up CTs not registered (reason in the report)
   /// DIR/registration/<label>.tfm and <label>.json per registered visit
   std::vector<std::filesystem::path> registrationFiles;
+  std::vector<std::filesystem::path> volumeFiles; ///< DIR/volumes/ files written
 };
 
 /// Throws UsageError when the inputs cannot be read as one patient (none, or

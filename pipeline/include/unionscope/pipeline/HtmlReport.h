@@ -9,6 +9,10 @@
 
 namespace unionscope {
 
+/// The viewer's snapshot of every visit in 3D (`unionscope view DIR
+/// --snapshot`), shown in report.html when it is in DIR/images/.
+inline constexpr const char* kViewerSnapshotImage = "viewer_snapshot.png";
+
 /// The page for `report` (the report.json document); pictures named in it
 /// are read from `outputDirectory`/images. Deterministic: no clock.
 std::string htmlReport(const nlohmann::ordered_json& report,

@@ -102,6 +102,23 @@ struct MeasurementReportRequest {
   std::string trackingUidPrefix;
   int seriesNumber = 1;
   std::optional<Deidentification> deidentification;
+
+  /// A person's read rather than the software's measurement: the person
+  /// observer (TID 1002, Observer Type PSN, Person Observer Name) replaces the
+  /// device observer, and the document is completed, and with an
+  /// organization (Verifying Organization is type 1) verified by that person
+  /// at `dateTime` (which is also its content date and time).
+  struct PersonObserver {
+    std::string name;         ///< free text; written as the PN's family name component
+    std::string organization; ///< empty: the SR is complete but not verified
+    std::string dateTime;     ///< YYYYMMDDHHMMSS, UTC
+  };
+  std::optional<PersonObserver> personObserver;
+  /// The report this one answers (the software's SR of the visit), used when
+  /// `sourceImages` is empty: its Patient and Study modules are copied, and
+  /// it and its evidence become this report's evidence.
+  std::filesystem::path basedOnReport;
+  std::string seriesDescription; ///< default: "UnionScope measurements <label>"
 };
 
 /// Writes an Enhanced SR with the TID 1500 tree. Throws DicomError naming
