@@ -45,12 +45,14 @@ double percentile(const cv::Mat& image, const cv::Mat& mask, double share) {
 }
 
 /// Least-squares line y = a + b x, refitted twice without points further than
-/// 2.5 robust sigmas: fragments, the fibula or a flare must not pull it.
+/// 2.5 robust sigmas (at least minSigma): fragments, the fibula or a flare
+/// must not pull it.
 struct Line {
   double a = 0, b = 0;
   [[nodiscard]] double at(double x) const { return a + b * x; }
 };
-std::optional<Line> robustLineFit(const std::vector<double>& x, const std::vector<double>& y) {
+std::optional<Line> robustLineFit(const std::vector<double>& x, const std::vector<double>& y,
+                                  double minSigma = 1.0) {
   std::vector<std::uint8_t> use(x.size(), 1);
   Line line;
   for (int pass = 0; pass < 3; ++pass) {
@@ -76,7 +78,7 @@ std::optional<Line> robustLineFit(const std::vector<double>& x, const std::vecto
         residuals.push_back(std::abs(y[i] - line.at(x[i])));
       }
     }
-    const double sigma = std::max(1.0, 1.4826 * median(residuals));
+    const double sigma = std::max(minSigma, 1.4826 * median(residuals));
     for (std::size_t i = 0; i < x.size(); ++i) {
       use[i] = !std::isnan(y[i]) && std::abs(y[i] - line.at(x[i])) <= 2.5 * sigma ? 1 : 0;
     }
@@ -1182,7 +1184,9 @@ CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line
       s.push_back(i);
       v.push_back(sample(i, d));
     }
-    reference[static_cast<std::size_t>(d)] = robustLineFit(s, v);
+    // Intensities: outliers (a screw's blurred rim, a marker) are judged
+    // against the image's own scatter, not a pixel.
+    reference[static_cast<std::size_t>(d)] = robustLineFit(s, v, 0.01 * m.contrast());
   }
   const double level = p.callusContrast * m.contrast();
   out.firstRow = static_cast<int>(gapRow) - zone;
