@@ -1081,7 +1081,20 @@ Line intactEdge(const ShaftModel& m, int side, double fractureRow) {
   }
   const auto row = static_cast<std::size_t>(
       std::clamp(static_cast<int>(fractureRow), m.firstShaftRow, m.lastShaftRow));
-  return robustLineFit(s, e).value_or(Line{edges[row], 0.0});
+  if (s.empty()) {
+    return Line{edges[row], 0.0};
+  }
+  // The straightened shaft runs down the columns: a slope needs the edge on
+  // both sides of the fracture, else the level beside it will do; and a fit
+  // far from the edge's own level (a screw's bulge at one end) is not the
+  // intact edge either.
+  const Line level{median(e), 0.0};
+  const bool bothSides = s.front() < fractureRow && s.back() > fractureRow;
+  const std::optional<Line> fit = bothSides ? robustLineFit(s, e) : std::nullopt;
+  if (!fit || std::abs(fit->at(fractureRow) - level.a) > 0.15 * m.width) {
+    return level;
+  }
+  return *fit;
 }
 
 /// Where the fracture crosses this side's cortex: the deepest dip of the
