@@ -1,33 +1,17 @@
 #include "unionscope/pipeline/AnalysedPatient.h"
 
+#include "JsonFile.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Errors.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
-
 namespace unionscope {
 namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
-
-Json readJson(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw UsageError(fmt::format("{}: cannot be read", file.string()));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return Json::parse(text.str());
-  } catch (const Json::exception& error) {
-    throw UsageError(fmt::format("{}: not valid JSON ({})", file.string(), error.what()));
-  }
-}
 
 std::optional<double> number(const Json& object, const char* key) {
   return object.is_object() && object.contains(key) && object[key].is_number()
@@ -97,7 +81,7 @@ void readVisitSeries(const fs::path& directory, const Json& series, AnalysedVisi
 } // namespace
 
 Matrix4 readRegistrationToReference(const fs::path& file) {
-  const Json json = readJson(file);
+  const Json json = readJsonFile(file);
   const Json& m = json.contains("matrix_lps") ? json["matrix_lps"] : Json();
   if (!m.is_array() || m.size() != 4) {
     throw std::runtime_error(fmt::format("{}: no 4x4 \"matrix_lps\"", file.string()));
@@ -133,7 +117,7 @@ AnalysedPatient loadAnalysedPatient(const fs::path& directory) {
     throw UsageError(fmt::format("{}: not found (is {} the --out folder of 'unionscope analyze'?)",
                                  reportFile.string(), directory.string()));
   }
-  const Json report = readJson(reportFile);
+  const Json report = readJsonFile(reportFile);
   if (!report.is_object() || text(report, "schema") != "unionscope.report/1" ||
       !report.contains("timepoints") || !report["timepoints"].is_array()) {
     throw UsageError(

@@ -1,6 +1,7 @@
 #include "unionscope/pipeline/Reads.h"
 
 #include "DicomOutputs.h"
+#include "JsonFile.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/OutputFiles.h"
@@ -11,10 +12,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <regex>
-#include <sstream>
 
 namespace unionscope {
 namespace {
@@ -40,20 +39,6 @@ std::optional<int> categoryFrom(const Json& value, const fs::path& file, const s
 /// reads/<stem>.json for version 1, reads/<stem>.v<N>.json after it.
 std::string versionedStem(const std::string& stem, int version) {
   return version == 1 ? stem : fmt::format("{}.v{}", stem, version);
-}
-
-Json readJson(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw UsageError(fmt::format("{}: cannot be read", file.string()));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return Json::parse(text.str());
-  } catch (const Json::exception& error) {
-    throw UsageError(fmt::format("{}: not valid JSON ({})", file.string(), error.what()));
-  }
 }
 
 Json readJsonOf(const ReaderRead& read) {
@@ -243,7 +228,7 @@ SavedRead saveRead(const AnalysedPatient& patient, ReaderRead& read,
 }
 
 ReaderRead loadRead(const fs::path& file) {
-  const Json json = readJson(file);
+  const Json json = readJsonFile<Json>(file);
   if (!json.is_object() || json.value("schema", "") != "unionscope.read/1" ||
       !json.contains("reader") || !json["reader"].is_string() || !json.contains("visits") ||
       !json["visits"].is_array()) {
