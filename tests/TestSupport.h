@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <sys/wait.h>
 
 namespace unionscope::test {
 
@@ -107,6 +111,50 @@ inline void writeText(const std::filesystem::path& path, const std::string& text
 inline std::string readBytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// A shell command's exit code and its stdout and stderr together.
+struct CommandResult {
+  int exitCode = -1;
+  std::string output;
+};
+
+inline CommandResult runCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    return result;
+  }
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    result.output.append(buffer.data(), n);
+  }
+  const int status = pclose(pipe);
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// dciodvfy (Debian dicom3tools) is on the PATH: the tests that use it skip
+/// cleanly without it.
+inline bool haveDciodvfy() {
+  return std::system("command -v dciodvfy > /dev/null 2>&1") == 0;
+}
+
+/// What dciodvfy says of a file.
+inline std::string dciodvfyOutput(const std::filesystem::path& file) {
+  return runCommand("dciodvfy '" + file.string() + "'").output;
+}
+
+/// How many of the text's lines start with `prefix` (dciodvfy's "Error").
+inline int linesStartingWith(const std::string& text, const std::string& prefix) {
+  int count = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    count += text.compare(at, prefix.size(), prefix) == 0 ? 1 : 0;
+    const std::size_t end = text.find('\n', at);
+    at = end == std::string::npos ? text.size() : end + 1;
+  }
+  return count;
 }
 
 } // namespace unionscope::test

@@ -18,26 +18,10 @@ using unionscope::test::TempDir;
 
 namespace {
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string output; ///< stdout and stderr
-};
+using unionscope::test::CommandResult;
 
 CommandResult runUnionscope(const std::string& arguments) {
-  const std::string command = std::string(UNIONSCOPE_EXE) + " " + arguments + " 2>&1";
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return result;
-  }
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    result.output.append(buffer.data(), n);
-  }
-  const int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return unionscope::test::runCommand(std::string(UNIONSCOPE_EXE) + " " + arguments);
 }
 
 } // namespace

@@ -152,7 +152,7 @@ TEST_F(DicomExport, ReportListsTheFilesAndTheAuditRecordsThem) {
 }
 
 TEST_F(DicomExport, FilesPassDciodvfy) {
-  if (std::system("command -v dciodvfy > /dev/null 2>&1") != 0) {
+  if (!unionscope::test::haveDciodvfy()) {
     GTEST_SKIP() << "dciodvfy (dicom3tools) is not installed";
   }
   for (const json& tp : report_["timepoints"]) {
@@ -163,16 +163,7 @@ TEST_F(DicomExport, FilesPassDciodvfy) {
       }
     }
     for (const std::string& file : files) {
-      const std::string command = "dciodvfy '" + (out() / file).string() + "' 2>&1";
-      std::string output;
-      FILE* pipe = popen(command.c_str(), "r");
-      ASSERT_NE(pipe, nullptr);
-      std::array<char, 4096> buffer{};
-      std::size_t n = 0;
-      while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        output.append(buffer.data(), n);
-      }
-      pclose(pipe);
+      const std::string output = unionscope::test::dciodvfyOutput(out() / file);
       EXPECT_EQ(output.find("Error"), std::string::npos) << file << ":\n" << output;
     }
   }
@@ -270,14 +261,9 @@ TEST_F(DicomExport, SrSaysWhatCannotBeAssessed) {
   EXPECT_EQ(sr.qualifiers.at("W12 medial cortex").at(codes::kBridgedFraction.meaning), "114010");
   EXPECT_EQ(sr.qualifiers.at("W12 union scores").at(codes::kRust.meaning), "114010");
   EXPECT_EQ(sr.codes.at("W12 union scores").count(codes::kUnion.meaning), 0U);
-  if (std::system("command -v dciodvfy > /dev/null 2>&1") == 0) {
-    const std::string command = "dciodvfy '" + file.string() + "' 2>&1 | grep -c '^Error'";
-    FILE* pipe = popen(command.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    char count[16] = {};
-    EXPECT_NE(fgets(count, sizeof count, pipe), nullptr);
-    pclose(pipe);
-    EXPECT_EQ(std::string(count), "0\n");
+  if (unionscope::test::haveDciodvfy()) {
+    const std::string output = unionscope::test::dciodvfyOutput(file);
+    EXPECT_EQ(unionscope::test::linesStartingWith(output, "Error"), 0) << output;
   }
 }
 
@@ -466,7 +452,7 @@ TEST_F(DicomExport, DeidentifiedFilesKeepIntervalsAndLinksButNoIdentity) {
   const std::string patientId = report_["patient_id"].get<std::string>();
   // The scores do not change.
   EXPECT_EQ(report["timepoints"], report_["timepoints"]);
-  const bool haveDciodvfy = std::system("command -v dciodvfy > /dev/null 2>&1") == 0;
+  const bool haveDciodvfy = unionscope::test::haveDciodvfy();
   std::string pseudonym;
   for (const json& tp : report["timepoints"]) {
     std::set<std::string> sourceUids{tp["study_instance_uid"].get<std::string>()};
@@ -512,13 +498,9 @@ TEST_F(DicomExport, DeidentifiedFilesKeepIntervalsAndLinksButNoIdentity) {
       }
       EXPECT_EQ(methods, (std::set<std::string>{"113100", "113105", "113107"})) << file;
       if (haveDciodvfy) {
-        const std::string command = "dciodvfy '" + file.string() + "' 2>&1 | grep -c '^Error'";
-        FILE* pipe = popen(command.c_str(), "r");
-        ASSERT_NE(pipe, nullptr);
-        char count[16] = {};
-        EXPECT_NE(fgets(count, sizeof count, pipe), nullptr);
-        pclose(pipe);
-        EXPECT_EQ(std::string(count), "0\n") << file;
+        const std::string output = unionscope::test::dciodvfyOutput(file);
+        EXPECT_EQ(unionscope::test::linesStartingWith(output, "Error"), 0) << file << ":\n"
+                                                                           << output;
       }
     }
     // The SR still points at the SEG: both UIDs were mapped the same way.

@@ -207,7 +207,7 @@ TEST_F(Reads, AScriptedReadRoundTripsThroughReadsAndTheSr) {
 }
 
 TEST_F(Reads, ReaderSrPassesDciodvfy) {
-  if (std::system("command -v dciodvfy > /dev/null 2>&1") != 0) {
+  if (!test::haveDciodvfy()) {
     GTEST_SKIP() << "dciodvfy (dicom3tools) is not installed";
   }
   const AnalysedPatient patient = loadAnalysedPatient(out_);
@@ -216,15 +216,7 @@ TEST_F(Reads, ReaderSrPassesDciodvfy) {
   const SavedRead saved = saveRead(patient, read);
   ASSERT_FALSE(saved.srFiles.empty());
   for (const fs::path& file : saved.srFiles) {
-    std::string output;
-    FILE* pipe = popen(("dciodvfy '" + file.string() + "' 2>&1").c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-      output.append(buffer.data(), n);
-    }
-    pclose(pipe);
+    const std::string output = test::dciodvfyOutput(file);
     EXPECT_EQ(output.find("Error"), std::string::npos) << file << ":\n" << output;
   }
 }
