@@ -40,19 +40,6 @@ const std::pair<phantom::VisitVolume, phantom::VisitVolume>& visits(long variant
   return it->second;
 }
 
-using Mat = std::array<double, 9>; // row-major
-
-/// Limb -> patient rotation of a visit (its axes as columns).
-Mat limbBasis(const phantom::VisitVolume& visit) {
-  Mat m{};
-  for (int r = 0; r < 3; ++r) {
-    m[r * 3 + 0] = visit.medial[r];
-    m[r * 3 + 1] = visit.anterior[r];
-    m[r * 3 + 2] = visit.shaftAxis[r];
-  }
-  return m;
-}
-
 /// The recovered transform against the phantom's poses (as in
 /// tests/test_registration.cpp): rotation error (deg) and the largest error
 /// at the bone's centre line +-40 mm from the fracture, across and along the
@@ -60,16 +47,8 @@ Mat limbBasis(const phantom::VisitVolume& visit) {
 std::array<double, 3> errorsAgainstTruth(const RigidRegistrationResult& result,
                                          const phantom::VisitVolume& reference,
                                          const phantom::VisitVolume& followUp) {
-  const Mat a = limbBasis(followUp);
-  const Mat b = limbBasis(reference);
-  Mat truth{}; // a * b^T
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      for (int k = 0; k < 3; ++k) {
-        truth[r * 3 + c] += a[r * 3 + k] * b[c * 3 + k];
-      }
-    }
-  }
+  const phantom::VisitMotion motion = phantom::visitMotion(reference, followUp);
+  const std::array<double, 9>& truth = motion.rotation;
   double trace = 0; // of result.rotation * truth^T
   for (int r = 0; r < 3; ++r) {
     for (int k = 0; k < 3; ++k) {
@@ -85,14 +64,8 @@ std::array<double, 3> errorsAgainstTruth(const RigidRegistrationResult& result,
       p[i] = reference.fractureCenter[i] + s * reference.shaftAxis[i];
     }
     const std::array<double, 3> got = result.apply(p);
-    std::array<double, 3> e{};
-    for (int r = 0; r < 3; ++r) {
-      double want = followUp.fractureCenter[r];
-      for (int c = 0; c < 3; ++c) {
-        want += truth[r * 3 + c] * (p[c] - reference.fractureCenter[c]);
-      }
-      e[r] = got[r] - want;
-    }
+    const std::array<double, 3> want = motion.apply(p);
+    const std::array<double, 3> e{got[0] - want[0], got[1] - want[1], got[2] - want[2]};
     const double ax =
         e[0] * followUp.shaftAxis[0] + e[1] * followUp.shaftAxis[1] + e[2] * followUp.shaftAxis[2];
     const double total = std::hypot(e[0], e[1], e[2]);

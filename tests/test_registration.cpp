@@ -24,17 +24,6 @@ namespace {
 using Vec = std::array<double, 3>;
 using Mat = std::array<double, 9>; // row-major
 
-/// The limb frame's axes as the columns of a matrix: limb -> patient.
-Mat limbBasis(const VisitVolume& visit) {
-  Mat m{};
-  for (int r = 0; r < 3; ++r) {
-    m[r * 3 + 0] = visit.medial[r];
-    m[r * 3 + 1] = visit.anterior[r];
-    m[r * 3 + 2] = visit.shaftAxis[r];
-  }
-  return m;
-}
-
 Mat multiply(const Mat& a, const Mat& b) {
   Mat m{};
   for (int r = 0; r < 3; ++r) {
@@ -62,29 +51,6 @@ double angleDeg(const Mat& rotation) {
   return std::acos(std::clamp((trace - 1.0) / 2.0, -1.0, 1.0)) * 180.0 / M_PI;
 }
 
-/// The truth, from the phantom's pose convention (PhantomRender.cpp): a limb
-/// point q is at origin_v + M_v q at visit v, so a reference point x is at
-/// M_v M_0^T (x - c_0) + c_v in the follow-up, c being the fracture centre
-/// (a limb point).
-struct TrueMotion {
-  Mat rotation;
-  Vec from, to;
-  [[nodiscard]] Vec apply(const Vec& x) const {
-    Vec y = to;
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        y[r] += rotation[r * 3 + c] * (x[c] - from[c]);
-      }
-    }
-    return y;
-  }
-};
-
-TrueMotion trueMotion(const VisitVolume& reference, const VisitVolume& followUp) {
-  return {multiply(limbBasis(followUp), transposed(limbBasis(reference))), reference.fractureCenter,
-          followUp.fractureCenter};
-}
-
 FracturePlane planeOf(const VisitVolume& visit) {
   return {visit.fractureCenter, visit.fractureNormal};
 }
@@ -97,7 +63,7 @@ struct BoneError {
   double alongMm = 0;
 };
 
-BoneError worstErrorAtBone(const RigidRegistrationResult& result, const TrueMotion& truth,
+BoneError worstErrorAtBone(const RigidRegistrationResult& result, const VisitMotion& truth,
                            const VisitVolume& reference, const VisitVolume& followUp) {
   BoneError worst;
   for (double s : {-40.0, -20.0, 0.0, 20.0, 40.0}) {
@@ -149,7 +115,7 @@ TEST(RigidRegistration, RecoversThePhantomsLimbPoseBetweenVisits) {
       const RigidRegistrationResult result =
           registerFollowUpRigidly(*reference.hu, *followUp.hu, planeOf(reference));
       ASSERT_TRUE(result.ok) << result.failureReason;
-      const TrueMotion truth = trueMotion(reference, followUp);
+      const VisitMotion truth = visitMotion(reference, followUp);
       const double rotationError = angleDeg(multiply(result.rotation, transposed(truth.rotation)));
       const BoneError boneError = worstErrorAtBone(result, truth, reference, followUp);
       std::printf("seed %llu visit %zu: true rotation %.2f deg, recovered %.2f deg; rotation "

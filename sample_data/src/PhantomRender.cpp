@@ -494,6 +494,38 @@ RenderedVisit renderVisit(const PatientSpec& spec, std::size_t visitIndex) {
   return result;
 }
 
+std::array<double, 3> VisitMotion::apply(const std::array<double, 3>& x) const {
+  std::array<double, 3> y = to;
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      y[r] += rotation[r * 3 + c] * (x[c] - from[c]);
+    }
+  }
+  return y;
+}
+
+VisitMotion visitMotion(const VisitVolume& reference, const VisitVolume& followUp) {
+  // A limb point q is at origin_v + M_v q at visit v (M_v's columns: the
+  // medial, anterior and shaft axes), so a reference point x is at
+  // M_1 M_0^T (x - c_0) + c_1 in the follow-up, c being the fracture centre.
+  const auto axis = [](const VisitVolume& visit, int column) -> const std::array<double, 3>& {
+    return column == 0 ? visit.medial : column == 1 ? visit.anterior : visit.shaftAxis;
+  };
+  VisitMotion motion;
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      double sum = 0;
+      for (int k = 0; k < 3; ++k) {
+        sum += axis(followUp, k)[r] * axis(reference, k)[c];
+      }
+      motion.rotation[r * 3 + c] = sum;
+    }
+  }
+  motion.from = reference.fractureCenter;
+  motion.to = followUp.fractureCenter;
+  return motion;
+}
+
 VisitVolume renderVisitCt(const PatientSpec& spec, std::size_t visitIndex) {
   return renderVisit(spec, visitIndex).ct;
 }

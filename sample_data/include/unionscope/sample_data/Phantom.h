@@ -113,6 +113,20 @@ struct VisitVolume {
 
 VisitVolume renderVisitCt(const PatientSpec& spec, std::size_t visitIndex);
 
+/// The limb's true rigid motion between two visits' scans, from the poses
+/// the phantom gave them: a point x of the reference scan (patient mm) is at
+/// rotation * (x - from) + to in the follow-up. Rotation row-major; `from`
+/// and `to` are the fracture centre in each scan. The yardstick for
+/// registration.
+struct VisitMotion {
+  std::array<double, 9> rotation{};
+  std::array<double, 3> from{};
+  std::array<double, 3> to{};
+  [[nodiscard]] std::array<double, 3> apply(const std::array<double, 3>& x) const;
+};
+
+VisitMotion visitMotion(const VisitVolume& reference, const VisitVolume& followUp);
+
 /// Writes DICOM below `directory`/dicom and `directory`/truth.json, and with
 /// `previews` PNGs of every visit below `directory`/preview. Returns the truth
 /// document's path.
