@@ -1201,7 +1201,6 @@ CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line
     // against the image's own scatter, not a pixel.
     reference[static_cast<std::size_t>(d)] = robustLineFit(s, v, 0.01 * m.contrast());
   }
-  const double level = p.callusContrast * m.contrast();
   out.firstRow = static_cast<int>(gapRow) - zone;
   out.excess = cv::Mat(2 * zone + 1, reach, CV_32F, cv::Scalar(kNaN));
   for (int i = out.firstRow; i <= static_cast<int>(gapRow) + zone; ++i) {
@@ -1213,15 +1212,17 @@ CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line
             static_cast<float>((v - ref->at(i)) / m.contrast());
       }
     }
+    // The outline: outward while the excess stays above the callus level
+    // (a short dip of two pixels does not end it).
+    const float* excess = out.excess.ptr<float>(i - out.firstRow);
     int extent = 0;
     int misses = 0;
     for (int d = 1; d <= reach; ++d) {
-      const std::optional<Line>& ref = reference[static_cast<std::size_t>(d)];
-      const double v = sample(i, d);
-      if (!ref || std::isnan(v)) {
+      const float e = excess[d - 1];
+      if (std::isnan(e)) {
         break;
       }
-      if (v - ref->at(i) >= level) {
+      if (e >= p.callusContrast) {
         extent = d;
         misses = 0;
       } else if (++misses > 2) {
