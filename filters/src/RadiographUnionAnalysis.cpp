@@ -1158,6 +1158,37 @@ double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edg
   return bestRow;
 }
 
+/// The level along the shaft at a given offset from the edge, away from the
+/// fracture: the median above and the median below the gap joined by a line
+/// (one side's median alone when the film shows only one). Medians, not a
+/// least-squares line: a locking screw or a marker can fill a third of the
+/// rows on one side, and a line fitted through it, extrapolated to the gap,
+/// is off by more than the callus it should reveal.
+std::optional<Line> twoSidedLevel(const std::vector<double>& rows,
+                                  const std::vector<double>& values, double gapRow) {
+  std::vector<double> aboveRows, aboveValues, belowRows, belowValues;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    if (std::isnan(values[k])) {
+      continue;
+    }
+    (rows[k] < gapRow ? aboveRows : belowRows).push_back(rows[k]);
+    (rows[k] < gapRow ? aboveValues : belowValues).push_back(values[k]);
+  }
+  constexpr std::size_t kMinimum = 3;
+  const bool above = aboveValues.size() >= kMinimum;
+  const bool below = belowValues.size() >= kMinimum;
+  if (above && below) {
+    const double r0 = median(aboveRows), r1 = median(belowRows);
+    const double v0 = median(aboveValues), v1 = median(belowValues);
+    const double slope = (v1 - v0) / (r1 - r0);
+    return Line{v0 - slope * r0, slope};
+  }
+  if (above || below) {
+    return Line{median(above ? aboveValues : belowValues), 0.0};
+  }
+  return std::nullopt;
+}
+
 /// Callus outside one cortex, per row near the fracture: how far outward
 /// from the intact edge the image stays brighter than the same offset from
 /// the edge above and below the fracture zone. Comparing like with like
@@ -1185,8 +1216,8 @@ CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line
     }
     return st.image.at<float>(i, j);
   };
-  // Reference per offset: a robust line along the shaft through the rows
-  // away from the fracture.
+  // Reference per offset: the level along the shaft at that offset, away
+  // from the fracture on both sides.
   std::vector<std::optional<Line>> reference(static_cast<std::size_t>(reach) + 1);
   for (int d = 1; d <= reach; ++d) {
     std::vector<double> s, v;
@@ -1197,9 +1228,7 @@ CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line
       s.push_back(i);
       v.push_back(sample(i, d));
     }
-    // Intensities: outliers (a screw's blurred rim, a marker) are judged
-    // against the image's own scatter, not a pixel.
-    reference[static_cast<std::size_t>(d)] = robustLineFit(s, v, 0.01 * m.contrast());
+    reference[static_cast<std::size_t>(d)] = twoSidedLevel(s, v, gapRow);
   }
   out.firstRow = static_cast<int>(gapRow) - zone;
   out.excess = cv::Mat(2 * zone + 1, reach, CV_32F, cv::Scalar(kNaN));
