@@ -50,8 +50,12 @@ struct RadiographAnalysisParameters {
   /// a disc of this radius, as a share of the limb's half-width. A long bone
   /// is under half its limb's width (femur 25-30 mm in a 120-160 mm thigh,
   /// tibia 20-25 mm in a 90-110 mm leg, radius 12-15 mm in a 60 mm forearm),
-  /// so the disc fits inside the limb but not inside the bone.
-  double topHatShare = 0.6;
+  /// so the disc fits inside the limb but not inside the bone. The limb's
+  /// half-width is measured short (a round limb's thin rim falls below the
+  /// air/tissue level), and an eccentric bone (the tibia under its
+  /// subcutaneous border, a plate's side) needs the disc well wider than
+  /// itself: at 0.6 the far cortex beside a plate fell out of the mask.
+  double topHatShare = 0.8;
   /// Metal candidates: above this share of the range between the background
   /// and the brightest pixels. Implants are the most attenuating objects on
   /// a limb radiograph; thick bone reaches this level only in places.
