@@ -1273,10 +1273,40 @@ struct SideMeasure {
   double callusThickness = 0;
   double callusPixels = 0;
   double metalCover = 0;
-  double collarLevel = 0;                 ///< callus excess beside the gap, contrast shares
-  double collarAtGap = 0;                 ///< callus excess at the gap, contrast shares
+  double plateAlongside = 0; ///< metal along the cortex's profile at the fracture (row share)
+  double collarLevel = 0;    ///< callus excess beside the gap, contrast shares
+  double collarAtGap = 0;    ///< callus excess at the gap, contrast shares
   std::vector<cv::Point2d> callusOutline; ///< straightened (row, column)
 };
+
+/// A plate seen edge-on lies along the cortex's profile: a strip of metal
+/// parallel to the shaft just outside the cortex, unbroken across the
+/// fracture. Returns the largest share of the rows around the gap that are
+/// metal in one column of that strip. Screws cross the shaft (a few rows
+/// per column); a nail, or a plate seen en face, lies inside the edge.
+double metalAlongProfile(const Straightened& st, const ShaftModel& m, const Line& edge,
+                         double gapRow, int side) {
+  const int outward = side == 0 ? -1 : 1;
+  const int halfRows = std::max(3, static_cast<int>(std::lround(0.5 * m.width)));
+  const int outwardReach = static_cast<int>(std::lround(0.35 * m.width));
+  double best = 0;
+  for (int d = 1; d <= outwardReach; ++d) {
+    int metal = 0, total = 0;
+    for (int i = static_cast<int>(gapRow) - halfRows; i <= static_cast<int>(gapRow) + halfRows;
+         ++i) {
+      const int j = static_cast<int>(std::lround(edge.at(i))) + outward * d;
+      if (i < 0 || i >= st.rows() || j < 0 || j >= st.cols()) {
+        continue;
+      }
+      ++total;
+      metal += st.metal.at<std::uint8_t>(i, j) != 0 ? 1 : 0;
+    }
+    if (total > 0) {
+      best = std::max(best, static_cast<double>(metal) / total);
+    }
+  }
+  return best;
+}
 
 SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line& edge,
                         double gapRow, double slope, int side,
@@ -1380,6 +1410,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
     }
   }
   out.metalCover = bandCount > 0 ? static_cast<double>(metalCount) / bandCount : 0.0;
+  out.plateAlongside = metalAlongProfile(st, m, edge, gapRow, side);
   cv::GaussianBlur(values, values, cv::Size(3, 3), 0.7);
   // Max-min path, top to bottom, one column sideways per row.
   std::vector<float> path(static_cast<std::size_t>(width)), next(path.size());
@@ -1454,6 +1485,11 @@ CortexScore scoreSide(const SideMeasure& m, const RadiographAnalysisParameters& 
   CortexScore score;
   if (m.metalCover > p.metalCoverShare) {
     score.notAssessable = "implant covers the cortex at the fracture";
+    confidence = 0;
+    return score;
+  }
+  if (m.plateAlongside > p.plateAlongsideShare) {
+    score.notAssessable = "a plate lies along the cortex's profile at the fracture";
     confidence = 0;
     return score;
   }

@@ -540,7 +540,8 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"callus_contrast", p.callusContrast},
           {"collar_contrast", p.collarContrast},
           {"collar_bridged_share", p.collarBridgedShare},
-          {"metal_cover_share", p.metalCoverShare}};
+          {"metal_cover_share", p.metalCoverShare},
+          {"plate_alongside_share", p.plateAlongsideShare}};
 }
 
 Json parametersJson(const CtAnalysisParameters& p, const RadiographAnalysisParameters& r) {

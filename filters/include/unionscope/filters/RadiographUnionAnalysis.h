@@ -123,6 +123,11 @@ struct RadiographAnalysisParameters {
   /// A cortex is not assessable when metal covers more than this share of
   /// its band across the fracture zone (a plate lying over its profile).
   double metalCoverShare = 0.5;
+  /// ... or when a strip of metal runs along the cortex's profile (a plate
+  /// seen edge-on) over more than this share of the rows around the
+  /// fracture: the plate hides the cortex's outline and takes the place of
+  /// the callus beside it. Screws cross the shaft and cover a few rows.
+  double plateAlongsideShare = 0.8;
 };
 
 /// One side of the bone in the straightened image (0: the image's left as
