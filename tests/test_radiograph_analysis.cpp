@@ -394,6 +394,12 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
     const bool truthUnion = computeUnionScores(truthScores).union_.value_or(false);
     const std::optional<bool> measured = computeUnionScores(combined).union_;
     tally.unionAgree += measured.has_value() && *measured == truthUnion ? 1 : 0;
+    if (verbose && !(measured.has_value() && *measured == truthUnion)) {
+      std::printf("  seed %llu %s: union truth %s, measured %s\n",
+                  static_cast<unsigned long long>(spec.seed),
+                  visit["label"].get<std::string>().c_str(), truthUnion ? "yes" : "no",
+                  measured ? (*measured ? "yes" : "no") : "undecided");
+    }
   }
 }
 

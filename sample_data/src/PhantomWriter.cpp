@@ -45,6 +45,26 @@ json cortexJson(const CortexState& state) {
           {"bridged_fraction", round4(state.bridgedFraction)}};
 }
 
+/// A cortex as a radiograph shows it: in profile, at the sector's centre
+/// (the point the view's beam grazes). A bridge that covers only part of
+/// the sector's arc, away from that point, is not on the film: the rays
+/// through the profile still cross the cleft, and a reader of the film
+/// scores the cortex unbridged. The CT sector's own category stays beside
+/// it as `sector_category`.
+json radiographCortexJson(const CortexState& state) {
+  json entry = cortexJson(state);
+  entry.erase("bridged_fraction");
+  const double halfArcDeg = 45.0 * state.bridgedFraction;
+  const bool bridgeMissesProfile = state.category == CortexCategory::BridgingCallus &&
+                                   std::abs(state.bridgeCentreDeg) > halfArcDeg;
+  if (bridgeMissesProfile) {
+    entry["category"] = static_cast<int>(CortexCategory::CallusVisibleLine);
+    entry["bridged"] = false;
+  }
+  entry["sector_category"] = static_cast<int>(state.category);
+  return entry;
+}
+
 dicom::CtEncoding ctEncoding(int variant) {
   switch (variant) {
   case 1:
@@ -152,8 +172,7 @@ fs::path writePatient(const PatientSpec& spec, const fs::path& directory, bool p
       json dxCortices = json::object();
       for (Cortex cortex : ap ? std::array<Cortex, 2>{Cortex::Medial, Cortex::Lateral}
                               : std::array<Cortex, 2>{Cortex::Anterior, Cortex::Posterior}) {
-        json entry = cortexJson(plan.cortices[static_cast<std::size_t>(cortex)]);
-        entry.erase("bridged_fraction");
+        json entry = radiographCortexJson(plan.cortices[static_cast<std::size_t>(cortex)]);
         // A medial plate lies over the medial cortex's profile on the AP view.
         entry["obscured_by_implant"] =
             ap && cortex == Cortex::Medial && spec.implant == Implant::Plate;
