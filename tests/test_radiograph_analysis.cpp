@@ -452,12 +452,15 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // Regression guards at the level reached so far, NOT issue 6's targets
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.52);
-  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.72);
-  EXPECT_GE(tally.linesNearTruth, 60);
-  // Without implants the method is near the category target (0.92 where the
+  EXPECT_GE(agreement, 0.72);
+  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.84);
+  EXPECT_GE(tally.linesNearTruth, 68);
+  // Without implants the method is at the category target (0.94 where the
   // line is found within 3 mm): implants are what hold the total back.
-  EXPECT_GE(agreementWithoutImplant, 0.80);
+  EXPECT_GE(agreementWithoutImplant, 0.83);
+  // A plate seen edge-on hides the medial cortex on the AP view: most of
+  // those cortices must be called not assessable, not scored.
+  EXPECT_GE(tally.obscuredRight, 10);
   // Cortices go unscored only for a reason (a plate over them, no line seen).
   EXPECT_LE(tally.notAssessable - tally.obscuredRight, tally.cortices / 10);
 }
