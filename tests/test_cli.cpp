@@ -276,6 +276,47 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   }
 }
 
+TEST(Cli, ReanalysisRemovesOnlyTheEarlierRunsOwnOutputsItNoLongerWrites) {
+  TempDir dir;
+  const fs::path patient = dir.path() / "patient";
+  ASSERT_EQ(
+      runUnionscope("phantom --size small --scenario normal --seed 5 --out " + patient.string())
+          .exitCode,
+      0);
+  const fs::path out = dir.path() / "out";
+  const std::string options = " --reference-date 2025-03-03 --no-snapshot --out " + out.string();
+  ASSERT_EQ(runUnionscope("analyze " + (patient / "dicom").string() + options).exitCode, 0);
+  const auto first = nlohmann::json::parse(unionscope::test::readBytes(out / "report.json"));
+  ASSERT_EQ(first["timepoints"].size(), 3U);
+  const auto& lastVisit = first["timepoints"][2];
+  const fs::path transform = lastVisit["registration"]["transform_file"].get<std::string>();
+  const fs::path visitSr = lastVisit["sr_file"].get<std::string>();
+  ASSERT_TRUE(fs::exists(out / transform));
+  ASSERT_TRUE(fs::exists(out / visitSr));
+  // Someone else's file in the same folder is never touched.
+  unionscope::test::writeText(out / "registration" / "notes.txt", "kept");
+
+  // The same patient without its last visit, into the same folder.
+  const CommandResult second = runUnionscope("analyze " + (patient / "dicom" / "W06").string() +
+                                             " " + (patient / "dicom" / "W12").string() + options);
+  ASSERT_EQ(second.exitCode, 0) << second.output;
+  const auto report = nlohmann::json::parse(unionscope::test::readBytes(out / "report.json"));
+  ASSERT_EQ(report["timepoints"].size(), 2U);
+  EXPECT_FALSE(fs::exists(out / transform));
+  EXPECT_FALSE(fs::exists(out / visitSr));
+  EXPECT_TRUE(fs::exists(out / "registration" / "notes.txt"));
+  const std::string kept = report["timepoints"][1]["registration"]["transform_file"];
+  EXPECT_TRUE(fs::exists(out / kept));
+  const auto audit = nlohmann::json::parse(unionscope::test::readBytes(out / "audit.json"));
+  const auto& removed = audit["removed_stale_outputs"];
+  const auto listed = [&](const fs::path& file) {
+    return std::find(removed.begin(), removed.end(), file.generic_string()) != removed.end();
+  };
+  EXPECT_TRUE(listed(transform)) << removed.dump();
+  EXPECT_TRUE(listed(visitSr)) << removed.dump();
+  EXPECT_FALSE(listed(kept)) << removed.dump();
+}
+
 TEST(Cli, AnalyzeRefusesInputsWithoutImages) {
   TempDir dir;
   unionscope::test::writeText(dir.path() / "notes.txt", "nothing to see here, no DICOM at all");

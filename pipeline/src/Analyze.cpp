@@ -2,6 +2,7 @@
 
 #include "DicomOutputs.h"
 #include "Longitudinal.h"
+#include "StaleOutputs.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/Errors.h"
@@ -662,6 +663,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   const dicom::PatientGroup* patient = &patientGroup;
   AnalyzeOutcome outcome;
   outcome.filesRejected = static_cast<int>(rejectedFiles.size());
+  // Read before this run overwrites the audit: what an earlier run left here.
+  const std::vector<fs::path> earlierOutputs = previousOutputs(options.outputDirectory);
 
   // Visits in time; weeks since the reference date (else the first study).
   std::vector<const dicom::StudyGroup*> studies;
@@ -867,6 +870,14 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   for (const fs::path& file : outcome.registrationFiles) {
     registrationOutputs.push_back({{"path", file.string()}, {"sha256", sha256OfFile(file)}});
   }
+  std::vector<fs::path> written = outcome.dicomFiles;
+  written.insert(written.end(), outcome.volumeFiles.begin(), outcome.volumeFiles.end());
+  written.insert(written.end(), outcome.registrationFiles.begin(), outcome.registrationFiles.end());
+  const std::vector<std::string> removedStale =
+      removeStaleOutputs(options.outputDirectory, earlierOutputs, written);
+  for (const std::string& file : removedStale) {
+    spdlog::info("removed {} (written by an earlier run, not by this one)", file);
+  }
   Json parameters = parametersJson(options.ct, options.radiograph);
   parameters["registration"] = registrationParametersJson(options.registration);
   const Json audit = {
@@ -889,6 +900,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"dicom_outputs", dicomOutputs},
       {"volume_outputs", volumeOutputs},
       {"registration_outputs", registrationOutputs},
+      {"removed_stale_outputs", removedStale},
       {"dicom_deidentification", deidentification
                                      ? Json{{"method", dicom::kDeidentificationMethod},
                                             {"pseudonym", deidentification->pseudonym},
