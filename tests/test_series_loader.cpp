@@ -217,6 +217,8 @@ TEST(SeriesLoader, Monochrome1RadiographIsInvertedToBoneBright) {
     EXPECT_EQ(plan.laterality, std::string(1, spec.laterality));
     EXPECT_EQ(plan.spacingSource, "ImagerPixelSpacing/ERMF");
     EXPECT_NEAR(plan.pixelSpacingMm, spec.radiographPixelMm, 1e-9);
+    // Exactly the decimal value: the report prints 0.2, not 0.19999999999999998.
+    EXPECT_EQ(plan.pixelSpacingMm, spec.radiographPixelMm);
     EXPECT_EQ(plan.monochrome1, index == 1);
     images[index++] = loadRadiograph(plan);
   }

@@ -433,7 +433,10 @@ RadiographPlan planRadiograph(const DicomFileHeader& h) {
     plan.spacingSource = "PixelSpacing";
   } else if (h.imagerPixelSpacing && (*h.imagerPixelSpacing)[0] > 0) {
     if (h.magnificationFactor) {
-      plan.pixelSpacingMm = (*h.imagerPixelSpacing)[0] / *h.magnificationFactor;
+      // To a nanometre: the quotient of two decimal strings carries binary
+      // noise (0.19999999999999998) into every report that prints it.
+      plan.pixelSpacingMm =
+          std::round((*h.imagerPixelSpacing)[0] / *h.magnificationFactor * 1e6) / 1e6;
       plan.spacingSource = "ImagerPixelSpacing/ERMF";
     } else {
       plan.pixelSpacingMm = (*h.imagerPixelSpacing)[0];
