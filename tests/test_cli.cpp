@@ -317,6 +317,69 @@ TEST(Cli, ReanalysisRemovesOnlyTheEarlierRunsOwnOutputsItNoLongerWrites) {
   EXPECT_FALSE(listed(kept)) << removed.dump();
 }
 
+TEST(Cli, TwoStudiesInAWeekAndTwoSeriesWithOneNumberKeepTheirOwnFiles) {
+  if (unionscope::test::runCommand("command -v dcmodify").exitCode != 0) {
+    GTEST_SKIP() << "dcmodify (DCMTK's tools) not installed";
+  }
+  TempDir dir;
+  const fs::path patient = dir.path() / "patient";
+  ASSERT_EQ(
+      runUnionscope("phantom --size small --scenario normal --seed 6 --out " + patient.string())
+          .exitCode,
+      0);
+  // Copies with new UIDs (SeriesNumber kept): a second study of W12 on the
+  // same day, and a second CT series of W6 numbered like the first.
+  const fs::path dicom = patient / "dicom";
+  fs::copy(dicom / "W12", dicom / "W12b", fs::copy_options::recursive);
+  fs::copy(dicom / "W06" / "CT", dicom / "W06" / "CT2", fs::copy_options::recursive);
+  const std::string root = "1.2.826.0.1.3680043.10.999.";
+  const auto modify = [&](const std::string& tags, const fs::path& files) {
+    return unionscope::test::runCommand("dcmodify -nb -gin " + tags + " " + files.string() +
+                                        "/*.dcm")
+        .exitCode;
+  };
+  const std::string study = " -m \"(0020,000d)=" + root + "1\"";
+  ASSERT_EQ(modify(study + " -m \"(0020,000e)=" + root + "2\"", dicom / "W12b" / "CT"), 0);
+  ASSERT_EQ(modify(study + " -m \"(0020,000e)=" + root + "3\"", dicom / "W12b"), 0);
+  ASSERT_EQ(modify("-m \"(0020,000e)=" + root + "4\"", dicom / "W06" / "CT2"), 0);
+  // The DX files of W12b share one series now; give the lateral its own.
+  ASSERT_EQ(unionscope::test::runCommand("dcmodify -nb -m \"(0020,000e)=" + root + "5\" " +
+                                         (dicom / "W12b" / "DX_LAT.dcm").string())
+                .exitCode,
+            0);
+
+  const fs::path out = dir.path() / "out";
+  const CommandResult run =
+      runUnionscope("analyze " + dicom.string() +
+                    " --reference-date 2025-03-03 --no-snapshot --out " + out.string());
+  ASSERT_EQ(run.exitCode, 0) << run.output;
+  const auto report = nlohmann::json::parse(unionscope::test::readBytes(out / "report.json"));
+  std::set<std::string> labels, files;
+  std::size_t expectedFiles = 0;
+  const auto claim = [&](const nlohmann::json& entry, const char* key, const char* folder) {
+    if (entry.contains(key) && entry[key].is_string()) {
+      const std::string file = (fs::path(folder) / entry[key].get<std::string>()).string();
+      EXPECT_TRUE(fs::exists(out / file)) << file;
+      files.insert(file);
+      ++expectedFiles;
+    }
+  };
+  for (const auto& tp : report["timepoints"]) {
+    labels.insert(tp["label"].get<std::string>());
+    claim(tp, "sr_file", "");
+    for (const auto& series : tp["series"]) {
+      claim(series, "seg_file", "");
+      claim(series, "label_map_file", "");
+      claim(series, "explanation_image", "images");
+    }
+  }
+  EXPECT_EQ(report["timepoints"].size(), 4U);
+  EXPECT_EQ(labels.size(), report["timepoints"].size()) << "visit labels must be unique";
+  EXPECT_TRUE(labels.count("W12_2") == 1) << report["timepoints"].dump();
+  EXPECT_EQ(files.size(), expectedFiles) << "two results written to one file";
+  EXPECT_EQ(report["timepoints"][0]["series"].size(), 4U);
+}
+
 TEST(Cli, AnalyzeRefusesInputsWithoutImages) {
   TempDir dir;
   unionscope::test::writeText(dir.path() / "notes.txt", "nothing to see here, no DICOM at all");

@@ -25,9 +25,28 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace unionscope {
 namespace {
+
+/// Names unique within one analysis: the first claim of a name gets it, the
+/// next ones get _2, _3, ... in the order they are analysed. Two visits in
+/// the same week, or two series of a visit with the same number, must not
+/// write over each other's files.
+class UniqueNames {
+public:
+  std::string claim(const std::string& name) {
+    std::string unique = name;
+    for (int n = 2; !used_.insert(unique).second; ++n) {
+      unique = fmt::format("{}_{}", name, n);
+    }
+    return unique;
+  }
+
+private:
+  std::set<std::string> used_;
+};
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
@@ -145,12 +164,12 @@ struct SeriesReport {
 /// (its scores stand) and counted, never thrown.
 void exportSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumePlan& plan,
                         const CtAnalysisResult& result, const AnalyzeOptions& options,
-                        const std::string& label,
+                        const std::string& label, const std::string& stem,
                         const std::optional<dicom::Deidentification>& deid, SeriesReport& report) {
   std::string file;
   try {
     report.callus = writeSeriesSegmentation(series, plan, result, report.json,
-                                            options.outputDirectory, label, file, deid);
+                                            options.outputDirectory, label, stem, file, deid);
     report.json["seg_file"] = file;
   } catch (const std::exception& error) {
     report.json["seg_file"] = nullptr;
@@ -167,8 +186,9 @@ void exportSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumeP
 }
 
 SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOptions& options,
-                             const fs::path& image, const std::string& label,
+                             const std::string& label, const std::string& stem,
                              const std::optional<dicom::Deidentification>& deid) {
+  const fs::path image = options.outputDirectory / "images" / (stem + "_unrolled_cortex.png");
   SeriesReport report;
   Json& json = report.json;
   const dicom::CtVolumePlan plan = dicom::planCtVolume(series);
@@ -210,8 +230,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
     if (options.writeVolumes && result.labels) {
       try {
         const WrittenVolumes volumes = writeResultVolumes(
-            *result.labels, *volume, result.fractureCentre, options.outputDirectory,
-            fmt::format("{}_series{}", fileSafe(label), series.seriesNumber.value_or(0)));
+            *result.labels, *volume, result.fractureCentre, options.outputDirectory, stem);
         json["label_map_file"] = volumes.labelMapFile;
         json["ct_file"] = volumes.ctFile;
       } catch (const std::exception& error) {
@@ -233,7 +252,7 @@ SeriesReport analyseCtSeries(const dicom::SeriesGroup& series, const AnalyzeOpti
           }
         }
       }
-      exportSegmentation(series, plan, result, options, label, deid, report);
+      exportSegmentation(series, plan, result, options, label, stem, deid, report);
     }
   } catch (const std::exception& error) {
     json["status"] = "failed";
@@ -700,6 +719,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   std::optional<RegistrationReference> registrationReference; // the first CT visit
   std::map<std::string, int> lateralityVotes;
   UnionByVisit unionByVisit;
+  UniqueNames visitLabels;
+  UniqueNames outputStems;
   for (const dicom::StudyGroup* study : studies) {
     const std::optional<long> days = daysSinceEpoch(study->studyDate);
     const bool dated = days.has_value() && reference.has_value();
@@ -711,6 +732,9 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         break;
       }
     }
+    // Labels name visits in reads and files: a second study in the same week
+    // (or undated) is a visit of its own, W12_2.
+    label = visitLabels.claim(label);
     Json seriesJson = Json::array();
     std::optional<CortexScores> ctScores;
     std::vector<CortexScores> radiographScores;
@@ -726,11 +750,12 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       if (laterality != Laterality::Unknown) {
         ++lateralityVotes[laterality == Laterality::Right ? "R" : "L"];
       }
+      // One stem per series for all its files (picture, SEG, volumes): two
+      // series of a visit may share a number, or have none.
+      const std::string stem = outputStems.claim(
+          fmt::format("{}_series{}", fileSafe(label), series.seriesNumber.value_or(0)));
       if (series.modality == "CT") {
-        const fs::path image =
-            options.outputDirectory / "images" /
-            fmt::format("{}_series{}_unrolled_cortex.png", label, series.seriesNumber.value_or(0));
-        report = analyseCtSeries(series, options, image, label, deidentification);
+        report = analyseCtSeries(series, options, label, stem, deidentification);
         if (report.ok) {
           visitExport.images.insert(visitExport.images.end(), report.images.begin(),
                                     report.images.end());
@@ -743,9 +768,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         }
         outcome.exportsFailed += report.exportFailed ? 1 : 0;
       } else if (series.modality == "DX" || series.modality == "CR") {
-        const fs::path image = options.outputDirectory / "images" /
-                               fmt::format("{}_series{}_radiograph_overlay.png", label,
-                                           series.seriesNumber.value_or(0));
+        const fs::path image =
+            options.outputDirectory / "images" / (stem + "_radiograph_overlay.png");
         report = analyseRadiographSeries(series, options, image);
       } else {
         report.json = {

@@ -106,11 +106,11 @@ dicom::CallusEntry writeSeriesSegmentation(const dicom::SeriesGroup& series,
                                            const dicom::CtVolumePlan& plan,
                                            const CtAnalysisResult& result, const Json& seriesJson,
                                            const fs::path& outputDirectory,
-                                           const std::string& label, std::string& relativeFile,
+                                           const std::string& label, const std::string& stem,
+                                           std::string& relativeFile,
                                            const std::optional<dicom::Deidentification>& deid) {
   const int seriesNumber = series.seriesNumber.value_or(0);
-  relativeFile =
-      fmt::format("{}/{}_series{}_SEG.dcm", kDicomOutputFolder, fileSafe(label), seriesNumber);
+  relativeFile = fmt::format("{}/{}_SEG.dcm", kDicomOutputFolder, stem);
   if (!result.labels) {
     throw std::runtime_error(fmt::format("{}: no label map (no fracture found)", relativeFile));
   }

@@ -24,17 +24,17 @@ inline constexpr const char* kDicomOutputFolder = "dicom";
 std::string fileSafe(const std::string& text);
 
 /// Writes the SEG of one analysed CT series (the label map of `result`) as
-/// DIR/dicom/<label>_series<N>_SEG.dcm. `seriesJson` is the series' report
+/// DIR/dicom/<stem>_SEG.dcm (`stem`: the series' output stem, unique in the
+/// run, <label>_series<N>; `label`: the visit's). `seriesJson` is the series' report
 /// entry: the UIDs derive from it, so the same results give the same UIDs.
 /// Returns the callus entry for the visit's SR (file name relative to DIR in
 /// `relativeFile`). Throws with the file and the reason.
-dicom::CallusEntry writeSeriesSegmentation(const dicom::SeriesGroup& series,
-                                           const dicom::CtVolumePlan& plan,
-                                           const CtAnalysisResult& result,
-                                           const nlohmann::ordered_json& seriesJson,
-                                           const std::filesystem::path& outputDirectory,
-                                           const std::string& label, std::string& relativeFile,
-                                           const std::optional<dicom::Deidentification>& deid);
+dicom::CallusEntry
+writeSeriesSegmentation(const dicom::SeriesGroup& series, const dicom::CtVolumePlan& plan,
+                        const CtAnalysisResult& result, const nlohmann::ordered_json& seriesJson,
+                        const std::filesystem::path& outputDirectory, const std::string& label,
+                        const std::string& stem, std::string& relativeFile,
+                        const std::optional<dicom::Deidentification>& deid);
 
 /// What the SR of one visit is built from: the visit's report entry and, per
 /// analysed CT series, its images and its callus (with the SEG, if any).
