@@ -450,24 +450,38 @@ TEST_F(DicomExport, DeidentifiedFilesKeepIntervalsAndLinksButNoIdentity) {
   EXPECT_EQ(outcome.exportsFailed, 0);
   const json report = json::parse(readBytes(options.outputDirectory / "report.json"));
   const std::string patientId = report_["patient_id"].get<std::string>();
-  // The scores do not change.
-  EXPECT_EQ(report["timepoints"], report_["timepoints"]);
+  ASSERT_EQ(report["timepoints"].size(), report_["timepoints"].size());
   const bool haveDciodvfy = unionscope::test::haveDciodvfy();
   std::string pseudonym;
-  for (const json& tp : report["timepoints"]) {
-    std::set<std::string> sourceUids{tp["study_instance_uid"].get<std::string>()};
+  std::set<std::string> allSourceUids;
+  for (std::size_t v = 0; v < report["timepoints"].size(); ++v) {
+    const json& tp = report["timepoints"][v];
+    const json& plain = report_["timepoints"][v];
+    // The scores do not change.
+    for (const char* key : {"label", "weeks", "cortices", "rust", "mrust", "union"}) {
+      EXPECT_EQ(tp[key], plain[key]) << key;
+    }
+    std::set<std::string> sourceUids{plain["study_instance_uid"].get<std::string>()};
     std::string segFile;
-    for (const json& series : tp["series"]) {
-      sourceUids.insert(series["series_instance_uid"].get<std::string>());
-      for (const json& source : series["source_files"]) {
+    ASSERT_EQ(tp["series"].size(), plain["series"].size());
+    for (std::size_t s = 0; s < tp["series"].size(); ++s) {
+      const json& series = tp["series"][s];
+      EXPECT_EQ(series["cortices"], plain["series"][s]["cortices"]);
+      sourceUids.insert(plain["series"][s]["series_instance_uid"].get<std::string>());
+      for (const json& source : plain["series"][s]["source_files"]) {
         sourceUids.insert(sopInstanceUidOf(source.get<std::string>()));
+      }
+      // The report names its inputs by content, not by path.
+      for (const json& source : series["source_files"]) {
+        EXPECT_EQ(source.get<std::string>().rfind("sha256:", 0), 0U) << source;
       }
       segFile = series.contains("seg_file") ? series["seg_file"].get<std::string>() : segFile;
     }
+    allSourceUids.insert(sourceUids.begin(), sourceUids.end());
     ASSERT_FALSE(segFile.empty());
     const fs::path sr = options.outputDirectory / tp["sr_file"].get<std::string>();
     const fs::path seg = options.outputDirectory / segFile;
-    const long studyDay = *unionscope::daysSinceEpoch(tp["study_date"].get<std::string>());
+    const long studyDay = *unionscope::daysSinceEpoch(plain["study_date"].get<std::string>());
     for (const fs::path& file : {sr, seg}) {
       const std::string bytes = readBytes(file);
       EXPECT_EQ(bytes.find(patientId), std::string::npos) << file << " names the patient";
@@ -505,8 +519,25 @@ TEST_F(DicomExport, DeidentifiedFilesKeepIntervalsAndLinksButNoIdentity) {
     }
     // The SR still points at the SEG: both UIDs were mapped the same way.
     EXPECT_NE(readBytes(sr).find(attribute(seg, DCM_SOPInstanceUID)), std::string::npos);
+    // The report points at the de-identified study, on the shifted date.
+    EXPECT_EQ(tp["study_instance_uid"], attribute(sr, DCM_StudyInstanceUID));
+    EXPECT_EQ(tp["study_date"],
+              unionscope::isoDate(unionscope::dicomDate(
+                  *unionscope::daysSinceEpoch(plain["study_date"].get<std::string>()) - 1000)));
   }
   EXPECT_EQ(pseudonym.rfind("ANON-", 0), 0U) << pseudonym;
+  EXPECT_EQ(report["patient_id"], pseudonym);
+  // Nothing a person reads or shares names the patient, a source UID or an
+  // input path (which can carry a name).
+  const std::string inputPath = (directory_->path() / "patient").string();
+  for (const char* file : {"report.json", "measurements.csv", "report.html"}) {
+    const std::string bytes = readBytes(options.outputDirectory / file);
+    EXPECT_EQ(bytes.find(patientId), std::string::npos) << file << " names the patient";
+    EXPECT_EQ(bytes.find(inputPath), std::string::npos) << file << " names an input path";
+    for (const std::string& uid : allSourceUids) {
+      EXPECT_EQ(bytes.find(uid), std::string::npos) << file << " carries source UID " << uid;
+    }
+  }
   const json audit = json::parse(readBytes(options.outputDirectory / "audit.json"));
   EXPECT_EQ(audit["dicom_deidentification"]["pseudonym"], pseudonym);
   EXPECT_EQ(audit["dicom_deidentification"]["date_shift_days"], -1000);

@@ -2,6 +2,7 @@
 
 #include "DicomOutputs.h"
 #include "Longitudinal.h"
+#include "ReportDeidentification.h"
 #include "StaleOutputs.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
@@ -848,7 +849,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   } else if (lateralityVotes.size() > 1) {
     spdlog::warn("series disagree on laterality: reported as unknown");
   }
-  const Json report = {
+  Json report = {
       {"schema", "unionscope.report/1"},
       {"software", {{"name", kSoftwareName}, {"version", kVersion}, {"git_commit", kGitCommit}}},
       {"patient_id", patient->patientId},
@@ -856,6 +857,9 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"timepoints", timepoints},
       {"union_timepoint", unionTimepoint},
       {"trajectories", trajectories}};
+  if (deidentification) {
+    deidentifyReport(report, *deidentification);
+  }
   outcome.report = options.outputDirectory / "report.json";
   const std::string reportText = report.dump(2) + "\n";
   writeFileAtomically(outcome.report, reportText);

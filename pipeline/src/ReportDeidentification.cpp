@@ -1,0 +1,77 @@
+#include "ReportDeidentification.h"
+
+#include "unionscope/pipeline/Audit.h"
+#include "unionscope/pipeline/Dates.h"
+#include "unionscope/pipeline/dicom/UidFactory.h"
+
+#include <string_view>
+
+namespace unionscope {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+bool endsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+class ReportDeidentifier {
+public:
+  explicit ReportDeidentifier(const dicom::Deidentification& how)
+      : how_(how), uids_(dicom::UidFactory::seedOf(how.uidSecret)) {}
+
+  void apply(Json& node) const {
+    if (node.is_array()) {
+      for (Json& item : node) {
+        apply(item);
+      }
+      return;
+    }
+    if (!node.is_object()) {
+      return;
+    }
+    for (auto& [key, value] : node.items()) {
+      if (key == "patient_id" && !value.is_null()) {
+        value = how_.pseudonym;
+      } else if (key == "study_date" && value.is_string()) {
+        value = shiftedIsoDate(value.get<std::string>());
+      } else if (endsWith(key, "_uid") && value.is_string()) {
+        value = mappedUid(value.get<std::string>());
+      } else if (key == "source_files" && value.is_array()) {
+        for (Json& file : value) {
+          if (file.is_string()) {
+            file = "sha256:" + sha256OfFile(file.get<std::string>());
+          }
+        }
+      } else {
+        apply(value);
+      }
+    }
+  }
+
+private:
+  /// As the DICOM outputs map it: DICOM's own UIDs stay.
+  [[nodiscard]] std::string mappedUid(const std::string& uid) const {
+    return uid.empty() || uid.rfind("1.2.840.10008.", 0) == 0 ? uid : uids_.uid(uid);
+  }
+
+  /// A date that cannot be shifted cannot be kept.
+  [[nodiscard]] Json shiftedIsoDate(const std::string& date) const {
+    const std::optional<long> days = daysSinceEpoch(date);
+    if (!days) {
+      return nullptr;
+    }
+    return isoDate(dicomDate(*days + how_.dateShiftDays));
+  }
+
+  const dicom::Deidentification& how_;
+  dicom::UidFactory uids_;
+};
+
+} // namespace
+
+void deidentifyReport(Json& report, const dicom::Deidentification& how) {
+  ReportDeidentifier(how).apply(report);
+}
+
+} // namespace unionscope
