@@ -676,6 +676,66 @@ AnalyzeOutcome analyzeScannedPatient(const dicom::PatientGroup& patient,
 
 namespace {
 
+/// A follow-up visit: a time point, not a study. The radiographs and the CT
+/// of one visit are often separate studies, days apart.
+struct FollowUpVisit {
+  std::string label;
+  std::optional<double> weeks; ///< of its first study; none when undated
+  std::vector<const dicom::StudyGroup*> studies;
+};
+
+/// Studies (in time) grouped into visits: those with the same trial time
+/// point, or dated in the same week after the reference, are one visit.
+/// Undated studies stay apart. Labels are unique (W?_2 for a second undated
+/// study): they name visits in reads and files.
+std::vector<FollowUpVisit>
+groupStudiesIntoVisits(const std::vector<const dicom::StudyGroup*>& studies,
+                       std::optional<long> reference) {
+  std::vector<FollowUpVisit> visits;
+  std::vector<bool> mergeable;
+  UniqueNames labels;
+  for (const dicom::StudyGroup* study : studies) {
+    const std::optional<long> days = daysSinceEpoch(study->studyDate);
+    const bool dated = days.has_value() && reference.has_value();
+    const double weeks = dated ? static_cast<double>(*days - *reference) / 7.0 : 0.0;
+    std::string label = dated ? fmt::format("W{}", std::lround(weeks)) : "W?";
+    bool trialLabel = false;
+    for (const dicom::SeriesGroup& series : study->series) {
+      if (!series.instances.empty() && !series.instances.front().clinicalTrialTimePointId.empty()) {
+        label = series.instances.front().clinicalTrialTimePointId; // the trial's own label wins
+        trialLabel = true;
+        break;
+      }
+    }
+    const bool canMerge = dated || trialLabel;
+    bool merged = false;
+    for (std::size_t v = 0; v < visits.size() && canMerge && !merged; ++v) {
+      if (mergeable[v] && visits[v].label == label) {
+        visits[v].studies.push_back(study);
+        merged = true;
+      }
+    }
+    if (!merged) {
+      visits.push_back(
+          {labels.claim(label), dated ? std::optional<double>(weeks) : std::nullopt, {study}});
+      mergeable.push_back(canMerge);
+    }
+  }
+  return visits;
+}
+
+/// Every series of a visit with the study it belongs to, study by study.
+std::vector<std::pair<const dicom::StudyGroup*, const dicom::SeriesGroup*>>
+seriesOfVisit(const FollowUpVisit& visit) {
+  std::vector<std::pair<const dicom::StudyGroup*, const dicom::SeriesGroup*>> all;
+  for (const dicom::StudyGroup* study : visit.studies) {
+    for (const dicom::SeriesGroup& series : study->series) {
+      all.emplace_back(study, &series);
+    }
+  }
+  return all;
+}
+
 AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
                              const std::vector<fs::path>& plainImages,
                              const std::vector<dicom::RejectedFile>& rejectedFiles,
@@ -720,30 +780,22 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
   std::optional<RegistrationReference> registrationReference; // the first CT visit
   std::map<std::string, int> lateralityVotes;
   UnionByVisit unionByVisit;
-  UniqueNames visitLabels;
   UniqueNames outputStems;
-  for (const dicom::StudyGroup* study : studies) {
-    const std::optional<long> days = daysSinceEpoch(study->studyDate);
-    const bool dated = days.has_value() && reference.has_value();
-    const double weeks = dated ? static_cast<double>(*days - *reference) / 7.0 : 0.0;
-    std::string label = dated ? fmt::format("W{}", std::lround(weeks)) : "W?";
-    for (const dicom::SeriesGroup& series : study->series) {
-      if (!series.instances.empty() && !series.instances.front().clinicalTrialTimePointId.empty()) {
-        label = series.instances.front().clinicalTrialTimePointId; // the trial's own label wins
-        break;
-      }
-    }
-    // Labels name visits in reads and files: a second study in the same week
-    // (or undated) is a visit of its own, W12_2.
-    label = visitLabels.claim(label);
+  for (const FollowUpVisit& visit : groupStudiesIntoVisits(studies, reference)) {
+    const std::string& label = visit.label;
+    const bool dated = visit.weeks.has_value();
+    const double weeks = visit.weeks.value_or(0.0);
+    const dicom::StudyGroup* visitStudy = visit.studies.front(); // the CT's, once found
     Json seriesJson = Json::array();
     std::optional<CortexScores> ctScores;
     std::vector<CortexScores> radiographScores;
     RegistrationReference visitCt; // the CT series whose scores the visit reports
     VisitExport visitExport;
     visitExport.deidentification = deidentification;
-    for (const dicom::SeriesGroup& series : study->series) {
+    for (const auto& [study, seriesRef] : seriesOfVisit(visit)) {
+      const dicom::SeriesGroup& series = *seriesRef;
       Json entry = {{"series_instance_uid", series.seriesInstanceUid},
+                    {"study_instance_uid", study->studyInstanceUid},
                     {"modality", series.modality},
                     {"view", nullptr}};
       SeriesReport report;
@@ -802,16 +854,17 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
           if (!ctScores) {
             ctScores = report.cortices;
             visitCt = {label, series.seriesInstanceUid, report.volume, report.fracture};
+            visitStudy = study; // the SR is filed in the CT's study
           }
         } else {
           radiographScores.push_back(*report.cortices);
         }
       }
     }
-    Json timepoint =
-        visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
-                  Json(study->studyInstanceUid), Json(isoDate(study->studyDate)), seriesJson,
-                  ctScores, radiographScores, options.useRadiographScores, unionByVisit);
+    Json timepoint = visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
+                               Json(visitStudy->studyInstanceUid),
+                               Json(isoDate(visitStudy->studyDate)), seriesJson, ctScores,
+                               radiographScores, options.useRadiographScores, unionByVisit);
     // The SR measures what CT measured; radiograph-only visits get none.
     if (ctScores && options.writeDicom && !visitExport.images.empty()) {
       exportVisitReport(timepoint, visitExport, options, outcome);
