@@ -178,7 +178,8 @@ cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
   return kept;
 }
 
-cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAnalysisParameters& p);
+cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAnalysisParameters& p,
+                 bool recoverBone);
 
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone).
@@ -192,7 +193,7 @@ cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
       break;
     }
     const cv::Mat excluded = metal | candidates;
-    const cv::Mat bone = findBone(image, excluded, p);
+    const cv::Mat bone = findBone(image, excluded, p, false);
     const cv::Mat plainBone = bone & ~excluded;
     const double boneLevel = percentile(image, plainBone, 0.5);
     const cv::Mat notBone = (bone == 0) & ~excluded;
@@ -265,26 +266,18 @@ cv::Mat localContrast(const cv::Mat& image, const RadiographAnalysisParameters& 
   return contrast;
 }
 
-cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal,
-                 const RadiographAnalysisParameters& p) {
-  cv::Mat contrast = localContrast(image, p);
-  // The Otsu level of bone against soft tissue, from the body's tissue that
-  // is not metal: air would pull it down to the skin, an implant's contrast
-  // up above the bone.
-  const cv::Mat tissue = bodyMask(image) & (metal == 0);
-  // The histogram's range from the tissue's own spread: a few screws or a
-  // marker at the top must not squeeze the bone into a few levels.
+/// The Otsu level of bone against soft tissue in the local contrast, over
+/// the given tissue, with the histogram ranged up to the given percentile of
+/// the tissue's contrast; the contrast scaled to 8 bits by that range.
+double boneLevel(const cv::Mat& contrast, const cv::Mat& tissue, double clip, cv::Mat& contrast8) {
   double lo = 0, top = 0;
   cv::minMaxLoc(contrast, &lo, &top, nullptr, nullptr, tissue);
-  const double hi = std::min(top, percentile(contrast, tissue, 0.995));
+  const double hi = std::min(top, percentile(contrast, tissue, clip));
   if (!(hi > lo)) {
-    return cv::Mat::zeros(image.size(), CV_8U);
+    return kNaN;
   }
-  cv::Mat contrast8;
   cv::Mat clipped = cv::min(contrast, hi);
   clipped.convertTo(contrast8, CV_8U, 255.0 / (hi - lo), -lo * 255.0 / (hi - lo));
-  cv::Mat tissuePixels;
-  contrast8.copyTo(tissuePixels, tissue);
   std::vector<std::uint8_t> values;
   for (int y = 0; y < contrast8.rows; ++y) {
     for (int x = 0; x < contrast8.cols; ++x) {
@@ -295,8 +288,49 @@ cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal,
   }
   const cv::Mat column(static_cast<int>(values.size()), 1, CV_8U, values.data());
   cv::Mat ignored;
-  const double level = cv::threshold(column, ignored, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  return cv::threshold(column, ignored, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+}
+
+/// When the bright class of the bone level holds under a given share of the
+/// tissue, something brighter than bone took it (the heel, a cast's rim, a
+/// label strip, an implant not taken for metal) and the bone fell into the
+/// dark class. The level is then found again with the histogram clipped at a
+/// lower percentile: whatever is brighter than the bone saturates with it.
+cv::Mat withBoneRecovered(const cv::Mat& contrast, const cv::Mat& tissue, const cv::Mat& bone,
+                          const RadiographAnalysisParameters& p) {
+  const double share =
+      static_cast<double>(cv::countNonZero(bone & tissue)) / std::max(1, cv::countNonZero(tissue));
+  if (share >= p.boneMinShare) {
+    return bone;
+  }
+  cv::Mat contrast8;
+  const double level = boneLevel(contrast, tissue, p.boneContrastClip, contrast8);
+  return std::isnan(level) ? bone : cv::Mat(contrast8 > level);
+}
+
+/// Bone: what stands out of the soft tissue by its local contrast. With
+/// recoverBone, a bright class too small to be the bone is redone (see
+/// withBoneRecovered); findMetal, which only takes the bone's median
+/// brightness, keeps the plain level (recovered there too, the metal found
+/// on two phantom patients changed and two more cortices went unassessed).
+cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAnalysisParameters& p,
+                 bool recoverBone) {
+  cv::Mat contrast = localContrast(image, p);
+  // The Otsu level of bone against soft tissue, from the body's tissue that
+  // is not metal: air would pull it down to the skin, an implant's contrast
+  // up above the bone.
+  const cv::Mat tissue = bodyMask(image) & (metal == 0);
+  // The histogram's range from the tissue's own spread: a few screws or a
+  // marker at the top must not squeeze the bone into a few levels.
+  cv::Mat contrast8;
+  const double level = boneLevel(contrast, tissue, 0.995, contrast8);
+  if (std::isnan(level)) {
+    return cv::Mat::zeros(image.size(), CV_8U);
+  }
   cv::Mat bone = contrast8 > level;
+  if (recoverBone) {
+    bone = withBoneRecovered(contrast, tissue, bone, p);
+  }
   bone |= metal;
   cv::morphologyEx(bone, bone, cv::MORPH_OPEN, cv::Mat());
   cv::morphologyEx(bone, bone, cv::MORPH_CLOSE, cv::Mat());
@@ -1606,7 +1640,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
       result.metalOutlines.push_back(std::move(line));
     }
   }
-  const cv::Mat bone = findBone(working, metal, p);
+  const cv::Mat bone = findBone(working, metal, p, true);
   std::optional<ShaftFrame> frame = initialFrame(bone);
   if (frame) {
     frame = refineFrame(working, bone, metal, *frame);

@@ -546,6 +546,8 @@ std::string measurementsCsv(const Json& report) {
 Json radiographParametersJson(const RadiographAnalysisParameters& p) {
   return {{"working_long_side", p.workingLongSide},
           {"top_hat_share", p.topHatShare},
+          {"bone_min_share", p.boneMinShare},
+          {"bone_contrast_clip", p.boneContrastClip},
           {"metal_share_of_max", p.metalShareOfMax},
           {"metal_ring_contrast", p.metalRingContrast},
           {"metal_above_bone", p.metalAboveBone},

@@ -56,6 +56,15 @@ struct RadiographAnalysisParameters {
   /// subcutaneous border, a plate's side) needs the disc well wider than
   /// itself: at 0.6 the far cortex beside a plate fell out of the mask.
   double topHatShare = 0.8;
+  /// A long bone with its local contrast is well over a fifth of its limb's
+  /// tissue (phantoms 0.24-0.55, real films 0.22-0.64). A bone level whose
+  /// bright class holds less was taken by something brighter than the bone
+  /// (the heel, a cast's rim, a label strip; real films 0.09-0.13) ...
+  double boneMinShare = 0.2;
+  /// ... and is found again on the histogram clipped at this percentile of
+  /// the tissue's contrast, so that everything brighter than the bone
+  /// saturates together with it.
+  double boneContrastClip = 0.85;
   /// Metal candidates: above this share of the range between the background
   /// and the brightest pixels. Implants are the most attenuating objects on
   /// a limb radiograph; thick bone reaches this level only in places.
