@@ -613,6 +613,9 @@ struct ShaftModel {
   double soft = 0;   ///< soft tissue next to the bone
   double cortex = 0; ///< intact cortex
   int firstShaftRow = 0, lastShaftRow = 0;
+  /// Rows searched for the fracture line: the shaft rows and the metaphyses
+  /// beyond them, short of the joints.
+  int firstSearchRow = 0, lastSearchRow = 0;
   [[nodiscard]] double contrast() const { return std::max(1e-6, cortex - soft); }
 };
 
@@ -833,6 +836,22 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   }
   m.firstShaftRow = std::min(n - 1, first + endMargin);
   m.lastShaftRow = std::max(m.firstShaftRow, last - endMargin);
+  // The fracture search goes on into each metaphysis (distal tibia and
+  // radius fractures lie there) while the bone stays moderately wide and
+  // inside the image, and stops a shaft width short of where the bone ends
+  // or flares into its joint: the joint line is no fracture.
+  const auto metaphysisEnd = [&](int from, int step) {
+    int i = from;
+    for (int next = from + step; next >= 0 && next < n; next += step) {
+      if (!within(next, p.metaphysisFlareFactor) || !insideImage(next)) {
+        break;
+      }
+      i = next;
+    }
+    return i - step * static_cast<int>(std::lround(p.jointMarginWidths * m.width));
+  };
+  m.firstSearchRow = std::clamp(metaphysisEnd(first, -1), 0, m.firstShaftRow);
+  m.lastSearchRow = std::clamp(metaphysisEnd(last, 1), m.lastShaftRow, n - 1);
   // Levels: intact cortex (bright band just inside the edges) and the soft
   // tissue just outside, over the shaft rows.
   std::vector<double> cortexValues, softValues;
@@ -992,7 +1011,8 @@ struct FractureCandidate {
 };
 
 FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
-                                 const std::array<std::vector<double>, 2>& callus) {
+                                 const std::array<std::vector<double>, 2>& callus,
+                                 const RadiographAnalysisParameters& p) {
   const cv::Mat valley = valleyResponse(st, m);
   const cv::Mat anomaly = shaftAnomaly(st, m);
   const int n = st.rows();
@@ -1002,7 +1022,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   std::vector<double> score(static_cast<std::size_t>(n), 0.0), slopeAt(score.size(), 0.0);
   const std::array<double, 13> slopes{-1.2, -1.0, -0.8, -0.6, -0.4, -0.2, 0.0,
                                       0.2,  0.4,  0.6,  0.8,  1.0,  1.2};
-  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+  for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
     const auto k = static_cast<std::size_t>(i);
     const double l = m.edges.left[k];
     const double r = m.edges.right[k];
@@ -1057,7 +1077,10 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
       }
     }
     unusual = counted > 0 ? unusual / counted : 0.0;
-    score[k] = best + 0.25 * bulge + unusual;
+    // Metaphyseal rows count less: trabecular texture shows faint lines too,
+    // so a shaft line wins a close call.
+    const bool metaphysis = i < m.firstShaftRow || i > m.lastShaftRow;
+    score[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0);
   }
   // Smooth a little along the shaft and take the peak.
   std::vector<double> smooth(score.size(), 0.0);
@@ -1075,7 +1098,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   }
   FractureCandidate best;
   int bestRow = -1;
-  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+  for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
     if (bestRow < 0 || smooth[static_cast<std::size_t>(i)] > best.score) {
       best.score = smooth[static_cast<std::size_t>(i)];
       bestRow = i;
@@ -1089,7 +1112,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   // Confidence: how far the peak stands above the strongest response away
   // from it (a second fracture or a nutrient canal).
   double second = 0;
-  for (int i = m.firstShaftRow; i <= m.lastShaftRow; ++i) {
+  for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
     if (std::abs(i - bestRow) > m.width) {
       second = std::max(second, smooth[static_cast<std::size_t>(i)]);
     }
@@ -1671,7 +1694,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
                       toOriginal(st.working(model->lastShaftRow, st.frame.uHalf), scale)};
 
   const std::array<std::vector<double>, 2> callus = callusEdges(st, *model, p);
-  const FractureCandidate fracture = locateFracture(st, *model, callus);
+  const FractureCandidate fracture = locateFracture(st, *model, callus, p);
   for (int side = 0; side < 2; ++side) {
     PixelPolyline& edge = result.outerEdges[static_cast<std::size_t>(side)];
     for (int i = model->firstShaftRow; i <= model->lastShaftRow; i += 2) {

@@ -96,6 +96,16 @@ struct RadiographAnalysisParameters {
   /// distal-third fractures, not into the joint (joint lines are not
   /// fractures).
   double shaftFlareFactor = 2.0;
+  /// The fracture line is also searched beyond the diaphysis, into each
+  /// metaphysis while the bone stays under this factor of the diaphysis'
+  /// width (distal tibia and radius fractures lie there)...
+  double metaphysisFlareFactor = 3.0;
+  /// ...stopping this many shaft widths short of where the bone ends or
+  /// flares further: the joint line is not a fracture.
+  double jointMarginWidths = 1.0;
+  /// Line evidence in the metaphysis is weighted by this share: trabecular
+  /// texture shows faint lines too, so a shaft line wins a close call.
+  double metaphysisEvidenceWeight = 0.8;
   /// A fracture line needs at least this much evidence: the mean dark-line
   /// and along-shaft change across the bone, in shares of the cortex's
   /// contrast. An intact shaft scores a few hundredths (noise, nutrient
