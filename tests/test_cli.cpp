@@ -2,6 +2,7 @@
 // phantom -> inspect chain on files the test writes.
 
 #include "TestSupport.h"
+#include "unionscope/pipeline/Dates.h"
 
 #include <nlohmann/json.hpp>
 
@@ -317,7 +318,7 @@ TEST(Cli, ReanalysisRemovesOnlyTheEarlierRunsOwnOutputsItNoLongerWrites) {
   EXPECT_FALSE(listed(kept)) << removed.dump();
 }
 
-TEST(Cli, TwoStudiesInAWeekAreOneVisitAndTwoSeriesWithOneNumberKeepTheirOwnFiles) {
+TEST(Cli, StudiesDaysApartAreOneVisitAndTwoSeriesWithOneNumberKeepTheirOwnFiles) {
   if (unionscope::test::runCommand("command -v dcmodify").exitCode != 0) {
     GTEST_SKIP() << "dcmodify (DCMTK's tools) not installed";
   }
@@ -327,9 +328,13 @@ TEST(Cli, TwoStudiesInAWeekAreOneVisitAndTwoSeriesWithOneNumberKeepTheirOwnFiles
       runUnionscope("phantom --size small --scenario normal --seed 6 --out " + patient.string())
           .exitCode,
       0);
-  // Copies with new UIDs (SeriesNumber kept): a second study of W12 on the
-  // same day, and a second CT series of W6 numbered like the first.
+  // Copies with new UIDs (SeriesNumber kept): a second study of W12 four
+  // days later (12.6 weeks: across the week boundary, still the same visit),
+  // and a second CT series of W6 numbered like the first.
   const fs::path dicom = patient / "dicom";
+  const auto truth = nlohmann::json::parse(unionscope::test::readBytes(patient / "truth.json"));
+  const std::string laterDate = unionscope::dicomDate(
+      *unionscope::daysSinceEpoch(truth["timepoints"][1]["study_date"].get<std::string>()) + 4);
   fs::copy(dicom / "W12", dicom / "W12b", fs::copy_options::recursive);
   fs::copy(dicom / "W06" / "CT", dicom / "W06" / "CT2", fs::copy_options::recursive);
   const std::string root = "1.2.826.0.1.3680043.10.999.";
@@ -338,7 +343,9 @@ TEST(Cli, TwoStudiesInAWeekAreOneVisitAndTwoSeriesWithOneNumberKeepTheirOwnFiles
                                         "/*.dcm")
         .exitCode;
   };
-  const std::string study = " -m \"(0020,000d)=" + root + "1\"";
+  // Without the trial's time point label: only its date ties it to W12.
+  const std::string study =
+      " -m \"(0020,000d)=" + root + "1\" -m \"(0008,0020)=" + laterDate + "\" -e \"(0012,0050)\"";
   ASSERT_EQ(modify(study + " -m \"(0020,000e)=" + root + "2\"", dicom / "W12b" / "CT"), 0);
   ASSERT_EQ(modify(study + " -m \"(0020,000e)=" + root + "3\"", dicom / "W12b"), 0);
   ASSERT_EQ(modify("-m \"(0020,000e)=" + root + "4\"", dicom / "W06" / "CT2"), 0);
@@ -373,7 +380,7 @@ TEST(Cli, TwoStudiesInAWeekAreOneVisitAndTwoSeriesWithOneNumberKeepTheirOwnFiles
       claim(series, "explanation_image", "images");
     }
   }
-  // The second W12 study is the same visit: one time point, its series
+  // The study four days after W12 is the same visit: one time point, its series
   // from both studies, each series saying which.
   ASSERT_EQ(report["timepoints"].size(), 3U);
   EXPECT_EQ(labels.size(), report["timepoints"].size()) << "visit labels must be unique";

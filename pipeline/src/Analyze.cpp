@@ -690,14 +690,20 @@ struct FollowUpVisit {
 };
 
 /// Studies (in time) grouped into visits: those with the same trial time
-/// point, or dated in the same week after the reference, are one visit.
+/// point, or dated in the same week after the reference or within four
+/// days of the visit's first study, are one visit.
 /// Undated studies stay apart. Labels are unique (W?_2 for a second undated
 /// study): they name visits in reads and files.
 std::vector<FollowUpVisit>
 groupStudiesIntoVisits(const std::vector<const dicom::StudyGroup*>& studies,
                        std::optional<long> reference) {
+  // Studies this close to a visit's first study are the same visit
+  // (follow-up visits are weeks apart; the CT and the films of one visit,
+  // days).
+  constexpr long kSameVisitDays = 4;
   std::vector<FollowUpVisit> visits;
   std::vector<bool> mergeable;
+  std::vector<std::optional<long>> firstDays;
   UniqueNames labels;
   for (const dicom::StudyGroup* study : studies) {
     const std::optional<long> days = daysSinceEpoch(study->studyDate);
@@ -715,7 +721,12 @@ groupStudiesIntoVisits(const std::vector<const dicom::StudyGroup*>& studies,
     const bool canMerge = dated || trialLabel;
     bool merged = false;
     for (std::size_t v = 0; v < visits.size() && canMerge && !merged; ++v) {
-      if (mergeable[v] && visits[v].label == label) {
+      // A week boundary must not split a visit: a radiograph at 12.4 weeks
+      // and the CT two days later (12.7) are one visit, not W12 and W13 (a
+      // study the trial labelled as another time point stays apart).
+      const bool daysApart = dated && (!trialLabel || visits[v].label == label) &&
+                             firstDays[v].has_value() && *days - *firstDays[v] <= kSameVisitDays;
+      if (mergeable[v] && (visits[v].label == label || daysApart)) {
         visits[v].studies.push_back(study);
         merged = true;
       }
@@ -724,6 +735,7 @@ groupStudiesIntoVisits(const std::vector<const dicom::StudyGroup*>& studies,
       visits.push_back(
           {labels.claim(label), dated ? std::optional<double>(weeks) : std::nullopt, {study}});
       mergeable.push_back(canMerge);
+      firstDays.push_back(dated ? days : std::nullopt);
     }
   }
   return visits;
