@@ -927,8 +927,14 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       {"timepoints", timepoints},
       {"union_timepoint", unionTimepoint},
       {"trajectories", trajectories}};
+  // Hashed once, for the audit and for a de-identified report's source_files.
+  const Json inputFiles = inputHashes(*patient, plainImages, rejectedFiles);
   if (deidentification) {
-    deidentifyReport(report, *deidentification);
+    std::map<std::string, std::string> sha256ByPath;
+    for (const Json& file : inputFiles) {
+      sha256ByPath[file["path"].get<std::string>()] = file["sha256"].get<std::string>();
+    }
+    deidentifyReport(report, *deidentification, sha256ByPath);
   }
   outcome.report = options.outputDirectory / "report.json";
   const std::string reportText = report.dump(2) + "\n";
@@ -991,7 +997,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         {"view_hint", options.viewHint},
         {"use_radiograph_scores", options.useRadiographScores}}},
       {"parameters", parameters},
-      {"input_files", inputHashes(*patient, plainImages, rejectedFiles)},
+      {"input_files", inputFiles},
       {"rejected_files", rejected},
       {"report_sha256", sha256OfFile(reportPath)},
       {"report_html_sha256", sha256OfFile(options.outputDirectory / "report.html")},

@@ -1,5 +1,6 @@
 #include "ReportDeidentification.h"
 
+#include "dicom/Deidentify.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Dates.h"
 #include "unionscope/pipeline/dicom/UidFactory.h"
@@ -17,8 +18,9 @@ bool endsWith(std::string_view text, std::string_view suffix) {
 
 class ReportDeidentifier {
 public:
-  explicit ReportDeidentifier(const dicom::Deidentification& how)
-      : how_(how), uids_(dicom::UidFactory::seedOf(how.uidSecret)) {}
+  ReportDeidentifier(const dicom::Deidentification& how,
+                     const std::map<std::string, std::string>& sha256ByPath)
+      : how_(how), uids_(dicom::UidFactory::seedOf(how.uidSecret)), sha256ByPath_(sha256ByPath) {}
 
   void apply(Json& node) const {
     if (node.is_array()) {
@@ -36,11 +38,11 @@ public:
       } else if (key == "study_date" && value.is_string()) {
         value = shiftedIsoDate(value.get<std::string>());
       } else if (endsWith(key, "_uid") && value.is_string()) {
-        value = mappedUid(value.get<std::string>());
+        value = dicom::deidentifiedUid(value.get<std::string>(), uids_);
       } else if (key == "source_files" && value.is_array()) {
         for (Json& file : value) {
           if (file.is_string()) {
-            file = "sha256:" + sha256OfFile(file.get<std::string>());
+            file = "sha256:" + sha256Of(file.get<std::string>());
           }
         }
       } else {
@@ -50,9 +52,9 @@ public:
   }
 
 private:
-  /// As the DICOM outputs map it: DICOM's own UIDs stay.
-  [[nodiscard]] std::string mappedUid(const std::string& uid) const {
-    return uid.empty() || uid.rfind("1.2.840.10008.", 0) == 0 ? uid : uids_.uid(uid);
+  [[nodiscard]] std::string sha256Of(const std::string& path) const {
+    const auto known = sha256ByPath_.find(path);
+    return known != sha256ByPath_.end() ? known->second : sha256OfFile(path);
   }
 
   /// A date that cannot be shifted cannot be kept.
@@ -66,12 +68,14 @@ private:
 
   const dicom::Deidentification& how_;
   dicom::UidFactory uids_;
+  const std::map<std::string, std::string>& sha256ByPath_;
 };
 
 } // namespace
 
-void deidentifyReport(Json& report, const dicom::Deidentification& how) {
-  ReportDeidentifier(how).apply(report);
+void deidentifyReport(Json& report, const dicom::Deidentification& how,
+                      const std::map<std::string, std::string>& sha256ByPath) {
+  ReportDeidentifier(how, sha256ByPath).apply(report);
 }
 
 } // namespace unionscope

@@ -8,13 +8,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <string>
+
 namespace unionscope {
 
 /// In place: patient_id becomes the pseudonym, every study_date moves by the
 /// shift, every *_uid is mapped as in the DICOM outputs, and every input
 /// path in source_files becomes "sha256:<hex>" of the file (a path can
 /// carry a name; audit.json keeps the path beside the same hash, for the
-/// site that holds the key).
-void deidentifyReport(nlohmann::ordered_json& report, const dicom::Deidentification& how);
+/// site that holds the key). `sha256ByPath`: the input files' hashes the
+/// audit lists (a file not among them is hashed here).
+void deidentifyReport(nlohmann::ordered_json& report, const dicom::Deidentification& how,
+                      const std::map<std::string, std::string>& sha256ByPath);
 
 } // namespace unionscope

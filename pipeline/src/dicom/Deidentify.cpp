@@ -103,16 +103,14 @@ private:
     }
   }
 
-  /// DICOM's own UIDs (SOP classes, transfer syntaxes, context groups) name
-  /// kinds of things, not patients: they stay.
+  /// Each value of a multi-valued UI element (see deidentifiedUid).
   [[nodiscard]] std::string mapUids(const std::string& values) const {
     std::string out;
     std::size_t start = 0;
     while (start <= values.size()) {
       const std::size_t end = std::min(values.find('\\', start), values.size());
-      const std::string uid = values.substr(start, end - start);
       out += (start == 0 ? "" : "\\") +
-             (uid.rfind("1.2.840.10008.", 0) == 0 || uid.empty() ? uid : uids_.uid(uid));
+             deidentifiedUid(std::string_view(values).substr(start, end - start), uids_);
       start = end + 1;
     }
     return out;
@@ -153,6 +151,13 @@ void addMethodCode(DcmItem& dataset, const char* value, const char* meaning) {
 }
 
 } // namespace
+
+std::string deidentifiedUid(std::string_view uid, const UidFactory& uids) {
+  if (uid.empty() || uid.rfind("1.2.840.10008.", 0) == 0) {
+    return std::string(uid);
+  }
+  return uids.uid(uid);
+}
 
 void deidentifyDataset(DcmItem& dataset, const Deidentification& how) {
   if (how.pseudonym.empty()) {
