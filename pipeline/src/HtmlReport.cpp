@@ -110,6 +110,23 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+namespace {
+
+/// A PNG inlined as a figure with its caption; nothing when the file is
+/// not there (not rendered, or --no-snapshot).
+std::string embeddedFigure(const fs::path& png, std::string_view imgAttributes,
+                           std::string_view caption) {
+  std::error_code missing;
+  if (!fs::is_regular_file(png, missing)) {
+    return {};
+  }
+  return fmt::format("<figure><img {} src=\"data:image/png;base64,{}\"><figcaption><small>{}"
+                     "</small></figcaption></figure>\n",
+                     imgAttributes, base64(readFile(png)), caption);
+}
+
+} // namespace
+
 /// One line chart as inline SVG: each series a polyline over the visits'
 /// weeks (visit order where weeks are unknown), points marked and labelled,
 /// missing values leaving a gap. Vector, so it stays sharp when printed.
@@ -279,17 +296,12 @@ std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
   }
   html += "</table>\n";
   html += trajectoryPlots(report);
-  const fs::path snapshot = outputDirectory / "images" / kViewerSnapshotImage;
-  std::error_code missing;
-  if (fs::is_regular_file(snapshot, missing)) {
-    html += fmt::format(
-        "<figure><img alt=\"visits in 3D\" style=\"max-width:100%\" "
-        "src=\"data:image/png;base64,{}\"><figcaption><small>The visits in 3D (unionscope view): "
-        "bone, callus coloured by density, the four cortex arcs in their categories' colours, "
-        "the fracture plane; below, the CT through the fracture (callus tinted) and the "
-        "radiographs' overlays.</small></figcaption></figure>\n",
-        base64(readFile(snapshot)));
-  }
+  html += embeddedFigure(outputDirectory / "images" / kViewerSnapshotImage,
+                         "alt=\"visits in 3D\" style=\"max-width:100%\"",
+                         "The visits in 3D (unionscope view): bone, callus coloured by density, "
+                         "the four cortex arcs in their categories' colours, the fracture plane; "
+                         "below, the CT through the fracture (callus tinted) and the "
+                         "radiographs' overlays.");
 
   for (const Json& tp : report["timepoints"]) {
     html += fmt::format("<h2>{} ({})</h2>\n", field(tp, "label"), field(tp, "study_date"));
@@ -305,17 +317,12 @@ std::string htmlReport(const Json& report, const fs::path& outputDirectory) {
         }
       }
       if (series.contains("explanation_image") && series["explanation_image"].is_string()) {
-        const fs::path png =
-            outputDirectory / "images" / series["explanation_image"].get<std::string>();
-        std::error_code error;
-        if (fs::is_regular_file(png, error)) {
-          html += fmt::format(
-              "<figure><img alt=\"unrolled cortex\" src=\"data:image/png;base64,{}\">"
-              "<figcaption><small>Unrolled cortex around the fracture (proximal at the top): "
-              "fracture line in orange; strip above, per angle: green bridged, red not, grey "
-              "not assessable; A P M L mark the cortices.</small></figcaption></figure>\n",
-              base64(readFile(png)));
-        }
+        html += embeddedFigure(
+            outputDirectory / "images" / series["explanation_image"].get<std::string>(),
+            "alt=\"unrolled cortex\"",
+            "Unrolled cortex around the fracture (proximal at the top): fracture line in orange; "
+            "strip above, per angle: green bridged, red not, grey not assessable; A P M L mark "
+            "the cortices.");
       }
     }
     if (tp.contains("notes")) {
