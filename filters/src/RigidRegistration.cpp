@@ -210,27 +210,64 @@ std::vector<std::uint8_t> boneOf(const WorkingGrid& g, const RigidRegistrationPa
   return bone;
 }
 
-std::optional<Vec> centroidOf(const WorkingGrid& g, const std::vector<std::uint8_t>& mask) {
-  double count = 0;
-  Vec sum{};
+/// Calls f(point) for every set voxel of `mask`, in index order (sums over
+/// the mask come out the same whoever calls).
+template <typename Function>
+void forEachSetPoint(const WorkingGrid& g, const std::vector<std::uint8_t>& mask, Function&& f) {
   std::size_t idx = 0;
   for (long k = 0; k < g.dims[2]; ++k) {
     for (long j = 0; j < g.dims[1]; ++j) {
       for (long i = 0; i < g.dims[0]; ++i, ++idx) {
         if (mask[idx]) {
-          const Vec p = g.point(i, j, k);
-          for (int a = 0; a < 3; ++a) {
-            sum[a] += p[a];
-          }
-          count += 1;
+          f(g.point(i, j, k));
         }
       }
     }
   }
+}
+
+std::optional<Vec> centroidOf(const WorkingGrid& g, const std::vector<std::uint8_t>& mask) {
+  double count = 0;
+  Vec sum{};
+  forEachSetPoint(g, mask, [&](const Vec& p) {
+    for (int a = 0; a < 3; ++a) {
+      sum[a] += p[a];
+    }
+    count += 1;
+  });
   if (count == 0) {
     return std::nullopt;
   }
   return Vec{sum[0] / count, sum[1] / count, sum[2] / count};
+}
+
+/// The metric's mask: bone (`wideBone`) not near metal and, with a fracture
+/// plane, farther from it than `exclusionMm` (the callus and the gap change
+/// between visits; the fragments do not).
+std::vector<std::uint8_t> metricMask(const WorkingGrid& g,
+                                     const std::vector<std::uint8_t>& wideBone,
+                                     const std::vector<std::uint8_t>& nearMetal,
+                                     const std::optional<FracturePlane>& fracture,
+                                     double exclusionMm) {
+  std::vector<std::uint8_t> mask(g.size(), 0);
+  std::size_t idx = 0;
+  for (long k = 0; k < g.dims[2]; ++k) {
+    for (long j = 0; j < g.dims[1]; ++j) {
+      for (long i = 0; i < g.dims[0]; ++i, ++idx) {
+        bool in = wideBone[idx] != 0 && nearMetal[idx] == 0;
+        if (in && fracture) {
+          const Vec p = g.point(i, j, k);
+          double d = 0;
+          for (int a = 0; a < 3; ++a) {
+            d += (p[a] - fracture->centre[a]) * fracture->normal[a];
+          }
+          in = std::abs(d) > exclusionMm;
+        }
+        mask[idx] = in ? 1 : 0;
+      }
+    }
+  }
+  return mask;
 }
 
 /// Index box [lo, hi] of the set voxels of `mask`, widened by `marginMm` and
@@ -350,65 +387,34 @@ RigidRegistrationResult registerFollowUpRigidly(const CtImage& reference, const 
     result.notes.emplace_back("no fracture plane for the reference visit: registered on all bone "
                               "away from metal");
   }
-  auto mask = MaskObject::ImageType::New();
-  mask->CopyInformation(fixed.image);
-  mask->SetRegions(fixed.image->GetLargestPossibleRegion());
-  mask->Allocate();
-  std::uint8_t* maskBuffer = mask->GetBufferPointer();
-  int maskVoxels = 0;
-  Vec maskSum{};
-  std::size_t idx = 0;
-  for (long k = 0; k < fixed.dims[2]; ++k) {
-    for (long j = 0; j < fixed.dims[1]; ++j) {
-      for (long i = 0; i < fixed.dims[0]; ++i, ++idx) {
-        bool in = wideBone[idx] != 0 && nearMetal[idx] == 0;
-        if (in) {
-          const Vec p = fixed.point(i, j, k);
-          if (fracture) {
-            double d = 0;
-            for (int a = 0; a < 3; ++a) {
-              d += (p[a] - fracture->centre[a]) * fracture->normal[a];
-            }
-            in = std::abs(d) > parameters.fractureExclusionHalfWidthMm;
-          }
-          if (in) {
-            ++maskVoxels;
-            for (int a = 0; a < 3; ++a) {
-              maskSum[a] += p[a];
-            }
-          }
-        }
-        maskBuffer[idx] = in ? 1 : 0;
-      }
-    }
-  }
+  const std::vector<std::uint8_t> inMask =
+      metricMask(fixed, wideBone, nearMetal, fracture, parameters.fractureExclusionHalfWidthMm);
+  const int maskVoxels = static_cast<int>(std::count(inMask.begin(), inMask.end(), 1));
   result.maskVoxels = maskVoxels;
   if (maskVoxels < parameters.minimumMaskVoxels) {
     return fail("too little bone away from the fracture and metal to register on (" +
                 std::to_string(maskVoxels) + " working voxels, at least " +
                 std::to_string(parameters.minimumMaskVoxels) + " needed)");
   }
-  const Vec centre{maskSum[0] / maskVoxels, maskSum[1] / maskVoxels, maskSum[2] / maskVoxels};
+  const Vec centre = *centroidOf(fixed, inMask);
   double extent2 = 0; // mean squared distance of the mask from its centroid
-  idx = 0;
-  for (long k = 0; k < fixed.dims[2]; ++k) {
-    for (long j = 0; j < fixed.dims[1]; ++j) {
-      for (long i = 0; i < fixed.dims[0]; ++i, ++idx) {
-        if (maskBuffer[idx]) {
-          const Vec p = fixed.point(i, j, k);
-          for (int a = 0; a < 3; ++a) {
-            extent2 += (p[a] - centre[a]) * (p[a] - centre[a]);
-          }
-        }
-      }
+  forEachSetPoint(fixed, inMask, [&](const Vec& p) {
+    for (int a = 0; a < 3; ++a) {
+      extent2 += (p[a] - centre[a]) * (p[a] - centre[a]);
     }
-  }
+  });
   extent2 /= maskVoxels;
+  auto mask = MaskObject::ImageType::New();
+  mask->CopyInformation(fixed.image);
+  mask->SetRegions(fixed.image->GetLargestPossibleRegion());
+  mask->Allocate();
+  std::copy(inMask.begin(), inMask.end(), mask->GetBufferPointer());
 
   // Centred initialisation: rotation about the registered bone's centroid,
   // translation from the two visits' bone centroids (metal left out).
   const auto referenceCentroid = centroidOf(fixed, referenceBone);
-  const auto followUpCentroid = centroidOf(moving, boneOf(moving, parameters));
+  const std::vector<std::uint8_t> followUpBone = boneOf(moving, parameters);
+  const auto followUpCentroid = centroidOf(moving, followUpBone);
   if (!followUpCentroid || !referenceCentroid) {
     return fail("no bone (" + std::to_string(static_cast<int>(parameters.boneThresholdHu)) +
                 " HU and up) in the follow-up CT");
@@ -428,11 +434,9 @@ RigidRegistrationResult registerFollowUpRigidly(const CtImage& reference, const 
   // motion.
   const double largestSigma =
       *std::max_element(parameters.smoothingSigmasMm.begin(), parameters.smoothingSigmasMm.end());
-  const std::vector<std::uint8_t> maskVector(maskBuffer, maskBuffer + fixed.size());
-  const auto fixedBox =
-      boxOf(fixed, maskVector, 3 * largestSigma + 4 * parameters.workingSpacingMm);
-  const auto movingBox = boxOf(moving, boneOf(moving, parameters),
-                               3 * largestSigma + 4 * parameters.workingSpacingMm + 15.0);
+  const auto fixedBox = boxOf(fixed, inMask, 3 * largestSigma + 4 * parameters.workingSpacingMm);
+  const auto movingBox =
+      boxOf(moving, followUpBone, 3 * largestSigma + 4 * parameters.workingSpacingMm + 15.0);
   const FloatImage::Pointer fixedImage = cropped(*fixed.image, (*fixedBox)[0], (*fixedBox)[1]);
   const FloatImage::Pointer movingImage = cropped(*moving.image, (*movingBox)[0], (*movingBox)[1]);
   const MaskObject::ImageType::Pointer croppedMask = cropped(*mask, (*fixedBox)[0], (*fixedBox)[1]);
