@@ -685,7 +685,9 @@ namespace {
 /// of one visit are often separate studies, days apart.
 struct FollowUpVisit {
   std::string label;
-  std::optional<double> weeks; ///< of its first study; none when undated
+  std::optional<double> weeks;  ///< of its first study; none when undated
+  std::optional<long> firstDay; ///< of its first study, when dated
+  bool trialLabelled = false;   ///< its label is the trial's time point
   std::vector<const dicom::StudyGroup*> studies;
 };
 
@@ -702,8 +704,6 @@ groupStudiesIntoVisits(const std::vector<const dicom::StudyGroup*>& studies,
   // days).
   constexpr long kSameVisitDays = 4;
   std::vector<FollowUpVisit> visits;
-  std::vector<bool> mergeable;
-  std::vector<std::optional<long>> firstDays;
   UniqueNames labels;
   for (const dicom::StudyGroup* study : studies) {
     const std::optional<long> days = daysSinceEpoch(study->studyDate);
@@ -718,24 +718,27 @@ groupStudiesIntoVisits(const std::vector<const dicom::StudyGroup*>& studies,
         break;
       }
     }
-    const bool canMerge = dated || trialLabel;
-    bool merged = false;
-    for (std::size_t v = 0; v < visits.size() && canMerge && !merged; ++v) {
+    const auto joins = [&](const FollowUpVisit& visit) {
+      if (!visit.firstDay && !visit.trialLabelled) {
+        return false; // undated and unlabelled: nothing ties anything to it
+      }
+      if (visit.label == label) {
+        return dated || trialLabel;
+      }
       // A week boundary must not split a visit: a radiograph at 12.4 weeks
       // and the CT two days later (12.7) are one visit, not W12 and W13 (a
       // study the trial labelled as another time point stays apart).
-      const bool daysApart = dated && (!trialLabel || visits[v].label == label) &&
-                             firstDays[v].has_value() && *days - *firstDays[v] <= kSameVisitDays;
-      if (mergeable[v] && (visits[v].label == label || daysApart)) {
-        visits[v].studies.push_back(study);
-        merged = true;
-      }
-    }
-    if (!merged) {
-      visits.push_back(
-          {labels.claim(label), dated ? std::optional<double>(weeks) : std::nullopt, {study}});
-      mergeable.push_back(canMerge);
-      firstDays.push_back(dated ? days : std::nullopt);
+      return dated && !trialLabel && visit.firstDay && *days - *visit.firstDay <= kSameVisitDays;
+    };
+    const auto visit = std::find_if(visits.begin(), visits.end(), joins);
+    if (visit != visits.end()) {
+      visit->studies.push_back(study);
+    } else {
+      visits.push_back({labels.claim(label),
+                        dated ? std::optional<double>(weeks) : std::nullopt,
+                        dated ? days : std::nullopt,
+                        trialLabel,
+                        {study}});
     }
   }
   return visits;
