@@ -93,13 +93,54 @@ cv::Mat toMat(const RadiographImage& image) {
   return view.clone();
 }
 
+/// How abruptly a component's border steps down: the drop from just inside
+/// the border to just outside it, as a share of the drop out to `reach`
+/// pixels away. Metal ends in a step (near 1); bright bone fades into the
+/// bone and tissue around it (well under 1). Other candidates are left out
+/// of the outside rings.
+double borderSharpness(const cv::Mat& image, const cv::Mat& inside, const cv::Mat& others,
+                       double reach) {
+  cv::Mat outsideDistance, insideDistance;
+  cv::distanceTransform(inside == 0, outsideDistance, cv::DIST_L2, 3);
+  cv::distanceTransform(inside, insideDistance, cv::DIST_L2, 3);
+  const cv::Mat innerRim = (insideDistance > 0.5) & (insideDistance <= 2.5);
+  const cv::Mat outerRim = (outsideDistance > 0.5) & (outsideDistance <= 2.5) & ~others;
+  const cv::Mat farRing = (outsideDistance > reach) & (outsideDistance <= reach + 2.5) & ~others;
+  if (cv::countNonZero(innerRim) == 0 || cv::countNonZero(outerRim) == 0 ||
+      cv::countNonZero(farRing) == 0) {
+    return 0.0;
+  }
+  const double in = cv::mean(image, innerRim)[0];
+  const double near = cv::mean(image, outerRim)[0];
+  const double far = cv::mean(image, farRing)[0];
+  return in > far ? (in - near) / (in - far) : 0.0;
+}
+
+/// Length over width of the component's smallest enclosing rectangle.
+double elongation(const cv::Mat& inside) {
+  std::vector<cv::Point> points;
+  cv::findNonZero(inside, points);
+  if (points.size() < 3) {
+    return 1.0;
+  }
+  const cv::RotatedRect rect = cv::minAreaRect(points);
+  const double shortSide = std::max(1.0F, std::min(rect.size.width, rect.size.height));
+  return std::max(rect.size.width, rect.size.height) / shortSide;
+}
+
 /// Candidate implants: the brightest tissue, standing well above a thin
 /// ring around it. Bright bone (a doubled-over metaphysis, the foot) mostly
 /// fades into the bone around it; what passes is checked against the bone's
-/// level in findMetal.
-cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
-                        const RadiographAnalysisParameters& p) {
-  cv::Mat kept = cv::Mat::zeros(image.size(), CV_8U);
+/// level in findMetal, unless it is shaped like an implant (see
+/// RadiographAnalysisParameters::implantMinElongation).
+struct MetalCandidates {
+  cv::Mat all;           ///< CV_8U
+  cv::Mat implantShaped; ///< CV_8U, a subset of all
+};
+
+MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found,
+                                const RadiographAnalysisParameters& p) {
+  MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U)};
   const cv::Mat rest = found == 0;
   const double top = percentile(image, rest, 0.9995);
   const double low = percentile(image, rest, 0.02);
@@ -114,8 +155,10 @@ cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
       std::max(3, static_cast<int>(std::lround(0.006 * std::max(image.rows, image.cols))));
   const cv::Mat element =
       cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * ring + 1, 2 * ring + 1));
+  const double implantMinPixels = p.implantMinAreaShare * static_cast<double>(image.total());
   for (int l = 1; l < count; ++l) {
-    if (stats.at<int>(l, cv::CC_STAT_AREA) < p.metalMinPixels) {
+    const int area = stats.at<int>(l, cv::CC_STAT_AREA);
+    if (area < p.metalMinPixels) {
       continue;
     }
     // Work inside the component's box grown by the ring.
@@ -146,7 +189,7 @@ cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
     // Spread as the interquartile range (in sigmas): the blurred rim at the
     // threshold is not the metal's texture.
     std::vector<float> values;
-    values.reserve(static_cast<std::size_t>(stats.at<int>(l, cv::CC_STAT_AREA)));
+    values.reserve(static_cast<std::size_t>(area));
     for (int y = 0; y < box.height; ++y) {
       const float* row = image.ptr<float>(box.y + y) + box.x;
       const std::uint8_t* mask = inside.ptr<std::uint8_t>(y);
@@ -171,8 +214,29 @@ cv::Mat metalCandidates(const cv::Mat& image, const cv::Mat& found,
     cv::meanStdDev(image(box) - blurred, residualMean, texture, core);
     const bool flat = spread <= p.metalFlatness * range ||
                       (cv::countNonZero(core) > 0 && texture[0] <= p.metalTexture * range);
-    if (in - out >= p.metalRingContrast * range && flat) {
-      kept(box).setTo(255, inside);
+    const double ringContrast = (in - out) / range;
+    if (ringContrast < p.metalRingContrast || !flat) {
+      continue;
+    }
+    // Implants lie in the limb: what has air around it is a lead marker or
+    // a label.
+    const double inLimb =
+        cv::countNonZero(around & (image(box) > low + p.implantTissueShare * range)) /
+        static_cast<double>(cv::countNonZero(around));
+    if (inLimb < p.implantMinLimbShare) {
+      continue;
+    }
+    kept.all(box).setTo(255, inside);
+    // A windowed 8-bit export can leave a plate or a nail barely brighter
+    // than the bone, but its shape still gives it away: a large, long,
+    // flat bar, stepping down sharply at its border.
+    if (area < implantMinPixels || ringContrast < p.implantRingContrast) {
+      continue;
+    }
+    if (elongation(inside) >= p.implantMinElongation &&
+        borderSharpness(image(box), inside, candidates(box) & ~inside, ring) >=
+            p.implantMinSharpness) {
+      kept.implantShaped(box).setTo(255, inside);
     }
   }
   return kept;
@@ -182,17 +246,18 @@ cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAna
                  bool recoverBone);
 
 /// Implants: candidates far brighter than the bone itself (bone found with
-/// the candidates left out, so that a nail cannot pass for the bone).
+/// the candidates left out, so that a nail cannot pass for the bone), or
+/// shaped like an implant.
 cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
   // Two levels: a plate or nail first, then what is bright next to the
   // rest (screws, thinner in projection than the plate they hold).
   for (int level = 0; level < 2; ++level) {
-    const cv::Mat candidates = metalCandidates(image, metal, p);
-    if (cv::countNonZero(candidates) == 0) {
+    const MetalCandidates candidates = metalCandidates(image, metal, p);
+    if (cv::countNonZero(candidates.all) == 0) {
       break;
     }
-    const cv::Mat excluded = metal | candidates;
+    const cv::Mat excluded = metal | candidates.all;
     const cv::Mat bone = findBone(image, excluded, p, false);
     const cv::Mat plainBone = bone & ~excluded;
     const double boneLevel = percentile(image, plainBone, 0.5);
@@ -203,11 +268,12 @@ cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
     }
     const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
     cv::Mat labels;
-    const int count = cv::connectedComponents(candidates, labels, 8);
+    const int count = cv::connectedComponents(candidates.all, labels, 8);
     int added = 0;
     for (int l = 1; l < count; ++l) {
       const cv::Mat component = labels == l;
-      if (cv::mean(image, component)[0] >= required) {
+      if (cv::mean(image, component)[0] >= required ||
+          cv::countNonZero(component & candidates.implantShaped) > 0) {
         metal.setTo(255, component);
         ++added;
       }
@@ -675,12 +741,42 @@ Edges trackedEdges(const Straightened& st, const Edges& maskEdges, double width)
     }
     std::vector<float> strength(static_cast<std::size_t>(rows) * span, 0.0F);
     double total = 0;
+    std::vector<float> rowPeaks;
     for (int i = 0; i < rows; ++i) {
+      float peak = 0;
       for (int j = lo; j <= hi; ++j) {
         const float g = static_cast<float>(sign) * gradient.at<float>(i, j);
         const float value = metalZone.at<std::uint8_t>(i, j) != 0 ? 0.0F : std::max(0.0F, g);
         strength[static_cast<std::size_t>(i) * span + (j - lo)] = value;
         total += value;
+        peak = std::max(peak, value);
+      }
+      rowPeaks.push_back(peak);
+    }
+    // A plate on the cortex hides the cortex's outer edge under its rim: the
+    // bone ends where the plate begins. Where the bone meets metal that has
+    // soft tissue beyond it (a plate, not a nail in the canal with cortex
+    // beyond), that border counts as an edge of typical strength.
+    std::nth_element(rowPeaks.begin(), rowPeaks.begin() + rowPeaks.size() / 2, rowPeaks.end());
+    const float typicalEdge = rowPeaks.empty() ? 0.0F : rowPeaks[rowPeaks.size() / 2];
+    const int outward = side == 0 ? -1 : 1;
+    for (int i = 0; i < rows; ++i) {
+      const std::uint8_t* zone = metalZone.ptr<std::uint8_t>(i);
+      const std::uint8_t* bone = st.bone.ptr<std::uint8_t>(i);
+      for (int j = lo; j <= hi; ++j) {
+        if (zone[j] != 0 || bone[j] == 0 || j + outward < 0 || j + outward >= cols ||
+            zone[j + outward] == 0) {
+          continue;
+        }
+        int beyond = j + outward;
+        while (beyond >= 0 && beyond < cols && zone[beyond] != 0) {
+          beyond += outward;
+        }
+        if (beyond >= 0 && beyond < cols && bone[beyond] == 0) {
+          float& value = strength[static_cast<std::size_t>(i) * span + (j - lo)];
+          total += std::max(0.0F, typicalEdge - value);
+          value = std::max(value, typicalEdge);
+        }
       }
     }
     // A small pull toward the mask's edge keeps the path on the bone of
@@ -931,26 +1027,38 @@ cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m) {
 /// How unlike the shaft above and below it each pixel is: the intact shaft
 /// changes slowly along its length, a fracture (gap, overlap, step) does not.
 /// The absolute difference from the mean of two windows a little above and
-/// below, in shares of the cortex contrast; zero near metal.
+/// below, in shares of the cortex contrast; zero near metal. The windows
+/// leave metal out too: next to a plate's or a screw's end the window would
+/// otherwise average the implant in, and the implant's end would look like
+/// the fracture.
 cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m) {
   const int reach = std::max(4, static_cast<int>(std::lround(0.8 * m.width)));
   const int skip = std::max(2, static_cast<int>(std::lround(0.1 * m.width)));
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
-  // Column-wise prefix sums give window means in constant time.
-  cv::Mat prefix(st.rows() + 1, st.cols(), CV_64F, cv::Scalar(0));
-  for (int i = 0; i < st.rows(); ++i) {
-    for (int j = 0; j < st.cols(); ++j) {
-      prefix.at<double>(i + 1, j) = prefix.at<double>(i, j) + smooth.at<float>(i, j);
-    }
-  }
-  const auto windowMean = [&](int from, int to, int j) { // rows [from, to)
-    from = std::clamp(from, 0, st.rows());
-    to = std::clamp(to, 0, st.rows());
-    return to > from ? (prefix.at<double>(to, j) - prefix.at<double>(from, j)) / (to - from) : kNaN;
-  };
   cv::Mat metalZone;
   cv::dilate(st.metal, metalZone, cv::Mat(), cv::Point(-1, -1), 3);
+  // Column-wise prefix sums of the metal-free pixels and of their count
+  // give window means in constant time.
+  cv::Mat sums(st.rows() + 1, st.cols(), CV_64F, cv::Scalar(0));
+  cv::Mat counts(st.rows() + 1, st.cols(), CV_32S, cv::Scalar(0));
+  for (int i = 0; i < st.rows(); ++i) {
+    for (int j = 0; j < st.cols(); ++j) {
+      const bool free = metalZone.at<std::uint8_t>(i, j) == 0;
+      sums.at<double>(i + 1, j) = sums.at<double>(i, j) + (free ? smooth.at<float>(i, j) : 0.0);
+      counts.at<int>(i + 1, j) = counts.at<int>(i, j) + (free ? 1 : 0);
+    }
+  }
+  // Rows [from, to); NaN when metal fills most of the window.
+  const auto windowMean = [&](int from, int to, int j) {
+    from = std::clamp(from, 0, st.rows());
+    to = std::clamp(to, 0, st.rows());
+    const int count = to > from ? counts.at<int>(to, j) - counts.at<int>(from, j) : 0;
+    if (count == 0 || 2 * count < to - from) {
+      return kNaN;
+    }
+    return (sums.at<double>(to, j) - sums.at<double>(from, j)) / count;
+  };
   cv::Mat out = cv::Mat::zeros(st.image.size(), CV_32F);
   for (int i = 0; i < st.rows(); ++i) {
     for (int j = 0; j < st.cols(); ++j) {
@@ -1027,6 +1135,11 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
     const double l = m.edges.left[k];
     const double r = m.edges.right[k];
     const double c = 0.5 * (l + r);
+    // The bone the line can show on: beside a nail, only the cortices.
+    int visible = 0;
+    for (int j = static_cast<int>(std::ceil(l)); j < static_cast<int>(r); ++j) {
+      visible += j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(i, j) == 0 ? 1 : 0;
+    }
     double best = 0;
     for (double t : slopes) {
       double sum = 0;
@@ -1052,8 +1165,8 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
         ++count;
       }
       // Averaged over the bone the line can show on, which must be a fair
-      // part of the shaft's width.
-      const double mean = count >= 0.3 * (r - l) ? sum / count : 0.0;
+      // part of what metal leaves visible, and a fair part of the width.
+      const double mean = count >= 0.3 * visible && count >= 0.15 * (r - l) ? sum / count : 0.0;
       if (mean > best) {
         best = mean;
         slopeAt[k] = t;
@@ -1704,7 +1817,10 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     }
   }
   result.fractureEvidence = fracture.score;
-  if (fracture.score < p.fractureMinEvidence) {
+  const bool lineSeen =
+      fracture.score >= p.fractureMinEvidence || (fracture.score >= p.fractureFaintEvidence &&
+                                                  fracture.confidence >= p.fractureFaintConfidence);
+  if (!lineSeen) {
     return fail("no fracture line visible along the shaft (remodelled, or outside the image)");
   }
   result.fractureFound = true;

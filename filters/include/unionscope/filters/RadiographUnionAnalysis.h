@@ -85,6 +85,27 @@ struct RadiographAnalysisParameters {
   /// more than cortex, so even a windowed 8-bit export keeps them well above
   /// the bone's median.
   double metalAboveBone = 0.5;
+  /// A candidate below metalAboveBone is still an implant when it is shaped
+  /// like one: a plate's or a nail's projection is a long bar (its smallest
+  /// enclosing rectangle this many times longer than wide; bone ends and
+  /// condyles are not) ...
+  double implantMinElongation = 3.0;
+  /// ... of at least this share of the image (a plate or nail segment, not
+  /// a screw tip or a sesamoid) ...
+  double implantMinAreaShare = 7e-4;
+  /// ... standing this share of the range above the tissue around it ...
+  double implantRingContrast = 0.3;
+  /// ... and whose border steps down sharply: the drop just outside the
+  /// border is at least this share of the drop a ring further out. On the
+  /// FracAtlas films plates and nails measure 0.70-0.95, the large bright
+  /// bone candidates (tarsus, condyles, heel) 0.3-0.65.
+  double implantMinSharpness = 0.68;
+  /// Metal candidates of either kind lie inside the limb: at least this
+  /// share of the ring around them is tissue (brighter than
+  /// implantTissueShare of the range above the background), not air. Lead
+  /// markers and labels lie in air beside the limb.
+  double implantMinLimbShare = 0.6;
+  double implantTissueShare = 0.15;
   /// Metal components smaller than this (pixels at working resolution) are
   /// noise or text markers' specks.
   int metalMinPixels = 12;
@@ -111,6 +132,13 @@ struct RadiographAnalysisParameters {
   /// contrast. An intact shaft scores a few hundredths (noise, nutrient
   /// canals); a visible line several tenths.
   double fractureMinEvidence = 0.08;
+  /// ... or this much, when the line stands alone: nothing a shaft width
+  /// away from it reaches more than (1 - this share) of its evidence. A
+  /// line half filled with callus (a delayed union at 12 weeks), or seen
+  /// only beside a plate or a nail, is faint but still the one line on the
+  /// shaft; noise and nutrient canals are faint and many.
+  double fractureFaintEvidence = 0.045;
+  double fractureFaintConfidence = 0.7;
   /// Half-height of the fracture zone searched for bridging, in shaft
   /// widths: enough for an oblique line across one cortex.
   double fractureZoneHalfWidths = 0.35;
