@@ -13,6 +13,9 @@ namespace unionscope {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+/// Air and soft tissue are told apart when their means differ by this many
+/// of the air's standard deviations (in 8-bit levels, at least one).
+constexpr double kAirSeparation = 6.0;
 
 double median(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
@@ -287,12 +290,42 @@ cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
   return metal;
 }
 
-/// The body: the image above the air/tissue Otsu level.
+/// The body: the image above the air. One Otsu level over the whole film
+/// splits it where the histogram's valley is deepest, which is often
+/// between the bone (and the thickest soft tissue) and the rest: the soft
+/// tissue of a thin limb or a windowed export is nearer the air than the
+/// bone. So the dark class is split once more; when its two halves stand
+/// far apart for its lower half's noise (air against soft tissue, not noise
+/// against noise), the body starts at that second level.
 cv::Mat bodyMask(const cv::Mat& image) {
   cv::Mat image8;
   image.convertTo(image8, CV_8U, 255.0);
   cv::Mat tissue;
-  cv::threshold(image8, tissue, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  const double level = cv::threshold(image8, tissue, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+  std::vector<std::uint8_t> dark;
+  dark.reserve(image8.total());
+  for (int y = 0; y < image8.rows; ++y) {
+    const std::uint8_t* row = image8.ptr<std::uint8_t>(y);
+    for (int x = 0; x < image8.cols; ++x) {
+      if (row[x] <= level) {
+        dark.push_back(row[x]);
+      }
+    }
+  }
+  if (dark.size() > 16) {
+    cv::Mat ignored;
+    const cv::Mat column(static_cast<int>(dark.size()), 1, CV_8U, dark.data());
+    const double airLevel =
+        cv::threshold(column, ignored, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    const cv::Mat air = column <= airLevel;
+    cv::Scalar airMean, airSpread;
+    cv::meanStdDev(column, airMean, airSpread, air);
+    const double softMean = cv::mean(column, column > airLevel)[0];
+    if (cv::countNonZero(air) > 0 && cv::countNonZero(column > airLevel) > 0 &&
+        softMean - airMean[0] >= kAirSeparation * std::max(1.0, airSpread[0])) {
+      tissue = image8 > airLevel;
+    }
+  }
   cv::morphologyEx(tissue, tissue, cv::MORPH_OPEN, cv::Mat(), cv::Point(-1, -1), 2);
   return tissue;
 }
@@ -1092,11 +1125,13 @@ std::array<std::vector<double>, 2> callusEdges(const Straightened& st, const Sha
       const auto k = static_cast<std::size_t>(i);
       const double start = side == 0 ? m.edges.left[k] : m.edges.right[k];
       const float* row = st.image.ptr<float>(i);
+      const std::uint8_t* metal = st.metal.ptr<std::uint8_t>(i);
       int j = static_cast<int>(std::lround(start));
       int lastAbove = j;
       for (int step = 0; step < reach; ++step) {
         const int jj = j + outward * step;
-        if (jj < 0 || jj >= st.cols()) {
+        // A screw's head or a plate beside the bone is no callus.
+        if (jj < 0 || jj >= st.cols() || (step > 0 && metal[jj] != 0)) {
           break;
         }
         if (row[jj] >= level) {

@@ -50,12 +50,13 @@ struct RadiographAnalysisParameters {
   /// a disc of this radius, as a share of the limb's half-width. A long bone
   /// is under half its limb's width (femur 25-30 mm in a 120-160 mm thigh,
   /// tibia 20-25 mm in a 90-110 mm leg, radius 12-15 mm in a 60 mm forearm),
-  /// so the disc fits inside the limb but not inside the bone. The limb's
-  /// half-width is measured short (a round limb's thin rim falls below the
-  /// air/tissue level), and an eccentric bone (the tibia under its
-  /// subcutaneous border, a plate's side) needs the disc well wider than
-  /// itself: at 0.6 the far cortex beside a plate fell out of the mask.
-  double topHatShare = 0.8;
+  /// so the disc fits inside the limb but not inside the bone, and an
+  /// eccentric bone (the tibia under its subcutaneous border, a plate's
+  /// side) needs the disc well wider than itself. (0.8 while the body mask
+  /// was often only the bone and the thickest soft tissue, so the limb's
+  /// half-width was measured short; with the limb measured to its skin, 0.5
+  /// keeps the phantoms where they were and reads real films better.)
+  double topHatShare = 0.5;
   /// A long bone with its local contrast is well over a fifth of its limb's
   /// tissue (phantoms 0.24-0.55, real films 0.22-0.64). A bone level whose
   /// bright class holds less was taken by something brighter than the bone
