@@ -981,6 +981,19 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   };
   m.firstSearchRow = std::clamp(metaphysisEnd(first, -1), 0, m.firstShaftRow);
   m.lastSearchRow = std::clamp(metaphysisEnd(last, 1), m.lastShaftRow, n - 1);
+  // Where the film's edge cuts the shaft, the line evidence's windows (up
+  // to 0.8 widths along the shaft) and a slanted line would reach past the
+  // edge into the border: the search stops further from it.
+  const int filmEdgeMargin = static_cast<int>(std::lround(p.filmEdgeMarginWidths * m.width));
+  if (first == 0 || !insideImage(first - 1)) {
+    m.firstSearchRow = std::max(m.firstSearchRow, first + filmEdgeMargin);
+  }
+  if (last == n - 1 || !insideImage(last + 1)) {
+    m.lastSearchRow = std::min(m.lastSearchRow, last - filmEdgeMargin);
+  }
+  if (m.firstSearchRow > m.lastSearchRow) {
+    return std::nullopt;
+  }
   // Levels: intact cortex (bright band just inside the edges) and the soft
   // tissue just outside, over the shaft rows.
   std::vector<double> cortexValues, softValues;

@@ -564,6 +564,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"shaft_flare_factor", p.shaftFlareFactor},
           {"metaphysis_flare_factor", p.metaphysisFlareFactor},
           {"joint_margin_widths", p.jointMarginWidths},
+          {"film_edge_margin_widths", p.filmEdgeMarginWidths},
           {"metaphysis_evidence_weight", p.metaphysisEvidenceWeight},
           {"fracture_min_evidence", p.fractureMinEvidence},
           {"fracture_faint_evidence", p.fractureFaintEvidence},

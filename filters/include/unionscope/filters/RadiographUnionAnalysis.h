@@ -118,6 +118,11 @@ struct RadiographAnalysisParameters {
   /// distal-third fractures, not into the joint (joint lines are not
   /// fractures).
   double shaftFlareFactor = 2.0;
+  /// Where the film's edge cuts the shaft, the analysed shaft stops this
+  /// many shaft widths short of it (the line evidence compares windows up
+  /// to 0.8 widths along the shaft; past the edge they would see the
+  /// border).
+  double filmEdgeMarginWidths = 1.0;
   /// The fracture line is also searched beyond the diaphysis, into each
   /// metaphysis while the bone stays under this factor of the diaphysis'
   /// width (distal tibia and radius fractures lie there)...
