@@ -163,6 +163,73 @@ TEST(RadiographAnalysis, FindsTheGapOfASyntheticTubeAndCallsItUnbridged) {
   }
 }
 
+namespace {
+
+/// The synthetic tube as an 8-bit export windowed on the bone would show
+/// it: the soft tissue (up to 0.7) squeezed into the lowest fifth, the
+/// bone's range (0.7-0.92) spread over the rest.
+RadiographImage::Pointer windowedTubeRadiograph() {
+  const auto image = test::makeTubeRadiograph(2.0, 430);
+  float* pixels = image->GetBufferPointer();
+  const std::size_t count = image->GetLargestPossibleRegion().GetNumberOfPixels();
+  for (std::size_t i = 0; i < count; ++i) {
+    const float v = pixels[i];
+    pixels[i] = v < 0.7F ? 0.2F * v / 0.7F : std::min(1.0F, 0.2F + 0.8F * (v - 0.7F) / 0.22F);
+  }
+  return image;
+}
+
+} // namespace
+
+TEST(RadiographAnalysis, AWindowedExportWithDimSoftTissueStillShowsTheWholeShaft) {
+  // The soft tissue ends up much nearer the air than the bone, so one Otsu
+  // level over the film falls between the bone and the rest. The body must
+  // still reach the skin, or the top-hat takes the bone's own size and only
+  // its rim is left.
+  const auto image = windowedTubeRadiograph();
+  const RadiographAnalysisResult result = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right);
+  ASSERT_TRUE(result.boneFound) << (result.notes.empty() ? "" : result.notes.back());
+  EXPECT_NEAR(result.shaftWidthMm, 22.0, 2.0);
+  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
+  for (const auto& end : result.fractureLine) {
+    EXPECT_NEAR(end[1], 430.0, 4.0);
+  }
+}
+
+TEST(RadiographAnalysis, APlateBarelyBrighterThanTheBoneIsFoundByItsShape) {
+  // A plate (3 x 60 mm) 2 mm beside the cortex, saturated at the top of a
+  // window where the bone reaches nearly as high: too dim for the
+  // brightness test, but a long flat bar with a sharp border.
+  const auto image = windowedTubeRadiograph();
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+  const int columns = static_cast<int>(size[0]);
+  const int firstColumn = columns / 2 + 65, lastColumn = firstColumn + 15; // 13-16 mm
+  for (int r = 280; r < 580; ++r) {
+    for (int c = firstColumn; c < lastColumn; ++c) {
+      image->GetBufferPointer()[static_cast<std::size_t>(r) * columns + c] = 1.0F;
+    }
+  }
+  const RadiographAnalysisResult found = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right);
+  EXPECT_TRUE(found.metalPresent);
+  ASSERT_TRUE(found.boneFound);
+  // The plate is kept out of the bone: the shaft keeps its width and the
+  // gap is still found.
+  EXPECT_NEAR(found.shaftWidthMm, 22.0, 2.0);
+  ASSERT_TRUE(found.fractureFound);
+  for (const auto& end : found.fractureLine) {
+    EXPECT_NEAR(end[1], 430.0, 4.0);
+  }
+  // By its shape alone: with the sharpness test out of reach it is not
+  // taken for metal.
+  RadiographAnalysisParameters noShapeTest;
+  noShapeTest.implantMinSharpness = 2.0;
+  const RadiographAnalysisResult missed = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right, noShapeTest);
+  EXPECT_FALSE(missed.metalPresent);
+}
+
 TEST(RadiographAnalysis, AnIntactTubeShowsNoFractureLine) {
   const auto image = test::makeTubeRadiograph(0.0);
   const RadiographAnalysisResult result = analyzeRadiographUnion(
