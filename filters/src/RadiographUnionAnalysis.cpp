@@ -1032,14 +1032,26 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   return m;
 }
 
+/// Metal and the halo its blur leaves around it in the straightened image,
+/// where the line evidence is not measured. The halo reaches further along
+/// the shaft than across it: beside a screw crossing the shaft, the tissue
+/// just past its halo reads as a valley, and as a change along the shaft,
+/// against the halo.
+cv::Mat metalHaloZone(const Straightened& st, const ShaftModel& m) {
+  const int alongHalo = std::max(3, static_cast<int>(std::lround(0.06 * m.width)));
+  cv::Mat zone;
+  cv::dilate(st.metal, zone,
+             cv::getStructuringElement(cv::MORPH_RECT, cv::Size(7, 2 * alongHalo + 1)));
+  return zone;
+}
+
 /// Dark-line response: how much darker a pixel is than the pixels a few
 /// rows above and below it (a fracture crosses the shaft), in shares of the
 /// cortex contrast; zero outside bone and near metal.
 cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m) {
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
-  cv::Mat metalZone;
-  cv::dilate(st.metal, metalZone, cv::Mat(), cv::Point(-1, -1), 3);
+  const cv::Mat metalZone = metalHaloZone(st, m);
   cv::Mat v = cv::Mat::zeros(st.image.size(), CV_32F);
   // From a crack to a gap of an eighth of the shaft's width (a few mm).
   const std::array<int, 3> scales{std::max(2, static_cast<int>(std::lround(0.03 * m.width))),
@@ -1082,8 +1094,7 @@ cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m) {
   const int skip = std::max(2, static_cast<int>(std::lround(0.1 * m.width)));
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
-  cv::Mat metalZone;
-  cv::dilate(st.metal, metalZone, cv::Mat(), cv::Point(-1, -1), 3);
+  const cv::Mat metalZone = metalHaloZone(st, m);
   // Column-wise prefix sums of the metal-free pixels and of their count
   // give window means in constant time.
   cv::Mat sums(st.rows() + 1, st.cols(), CV_64F, cv::Scalar(0));
