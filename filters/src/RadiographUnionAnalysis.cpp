@@ -245,13 +245,22 @@ MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found,
   return kept;
 }
 
-cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAnalysisParameters& p,
-                 bool recoverBone);
+/// What the metal and bone searches share on one working image, each found
+/// once: the body (the film without its air) and the local contrast (the
+/// white top-hat sized by the limb).
+struct TissueMaps {
+  cv::Mat body;     ///< CV_8U
+  cv::Mat contrast; ///< CV_32F
+};
+
+cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
+                 const RadiographAnalysisParameters& p, bool recoverBone);
 
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone), or
 /// shaped like an implant.
-cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
+                  const RadiographAnalysisParameters& p) {
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
   // Two levels: a plate or nail first, then what is bright next to the
   // rest (screws, thinner in projection than the plate they hold).
@@ -261,7 +270,7 @@ cv::Mat findMetal(const cv::Mat& image, const RadiographAnalysisParameters& p) {
       break;
     }
     const cv::Mat excluded = metal | candidates.all;
-    const cv::Mat bone = findBone(image, excluded, p, false);
+    const cv::Mat bone = findBone(maps, excluded, p, false);
     const cv::Mat plainBone = bone & ~excluded;
     const double boneLevel = percentile(image, plainBone, 0.5);
     const cv::Mat notBone = (bone == 0) & ~excluded;
@@ -331,15 +340,14 @@ cv::Mat bodyMask(const cv::Mat& image) {
 }
 
 /// Half the width of the limb: the largest disc inside the body.
-double limbHalfWidth(const cv::Mat& image) {
-  const cv::Mat tissue = bodyMask(image);
+double limbHalfWidth(const cv::Mat& tissue) {
   cv::Mat distance;
   cv::distanceTransform(tissue, distance, cv::DIST_L2, 3);
   // A high percentile of the distance over the tissue rather than its
   // maximum: the foot, the knee or the trunk must not set the scale.
   // A body filling the whole film has no edge to measure from: the limb is
   // then at most the film's width (and the element stays bounded).
-  const double cap = 0.5 * std::min(image.rows, image.cols);
+  const double cap = 0.5 * std::min(tissue.rows, tissue.cols);
   const double half = percentile(distance, tissue, 0.98);
   return std::isnan(half) ? cap : std::clamp(half, 4.0, cap);
 }
@@ -349,8 +357,9 @@ double limbHalfWidth(const cv::Mat& image) {
 /// opening by a disc narrower than the limb and wider than its bones (a
 /// long bone is under half the limb's width: femur in thigh, tibia in leg,
 /// radius in forearm), computed at quarter resolution.
-cv::Mat localContrast(const cv::Mat& image, const RadiographAnalysisParameters& p) {
-  const double limb = limbHalfWidth(image);
+cv::Mat localContrast(const cv::Mat& image, const cv::Mat& body,
+                      const RadiographAnalysisParameters& p) {
+  const double limb = limbHalfWidth(body);
   cv::Mat small;
   cv::resize(image, small, cv::Size(), 0.25, 0.25, cv::INTER_AREA);
   const int radius = std::max(2, static_cast<int>(std::lround(p.topHatShare * limb / 4.0)));
@@ -407,24 +416,31 @@ cv::Mat withBoneRecovered(const cv::Mat& contrast, const cv::Mat& tissue, const 
   return std::isnan(level) ? bone : cv::Mat(contrast8 > level);
 }
 
+TissueMaps tissueMaps(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+  TissueMaps maps;
+  maps.body = bodyMask(image);
+  maps.contrast = localContrast(image, maps.body, p);
+  return maps;
+}
+
 /// Bone: what stands out of the soft tissue by its local contrast. With
 /// recoverBone, a bright class too small to be the bone is redone (see
 /// withBoneRecovered); findMetal, which only takes the bone's median
 /// brightness, keeps the plain level (recovered there too, the metal found
 /// on two phantom patients changed and two more cortices went unassessed).
-cv::Mat findBone(const cv::Mat& image, const cv::Mat& metal, const RadiographAnalysisParameters& p,
-                 bool recoverBone) {
-  cv::Mat contrast = localContrast(image, p);
+cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
+                 const RadiographAnalysisParameters& p, bool recoverBone) {
+  const cv::Mat& contrast = maps.contrast;
   // The Otsu level of bone against soft tissue, from the body's tissue that
   // is not metal: air would pull it down to the skin, an implant's contrast
   // up above the bone.
-  const cv::Mat tissue = bodyMask(image) & (metal == 0);
+  const cv::Mat tissue = maps.body & (metal == 0);
   // The histogram's range from the tissue's own spread: a few screws or a
   // marker at the top must not squeeze the bone into a few levels.
   cv::Mat contrast8;
   const double level = boneLevel(contrast, tissue, 0.995, contrast8);
   if (std::isnan(level)) {
-    return cv::Mat::zeros(image.size(), CV_8U);
+    return cv::Mat::zeros(contrast.size(), CV_8U);
   }
   cv::Mat bone = contrast8 > level;
   if (recoverBone) {
@@ -1047,11 +1063,10 @@ cv::Mat metalHaloZone(const Straightened& st, const ShaftModel& m) {
 
 /// Dark-line response: how much darker a pixel is than the pixels a few
 /// rows above and below it (a fracture crosses the shaft), in shares of the
-/// cortex contrast; zero outside bone and near metal.
-cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m) {
+/// cortex contrast; zero outside bone and in the metal zone (metalHaloZone).
+cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Mat& metalZone) {
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
-  const cv::Mat metalZone = metalHaloZone(st, m);
   cv::Mat v = cv::Mat::zeros(st.image.size(), CV_32F);
   // From a crack to a gap of an eighth of the shaft's width (a few mm).
   const std::array<int, 3> scales{std::max(2, static_cast<int>(std::lround(0.03 * m.width))),
@@ -1085,16 +1100,15 @@ cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m) {
 /// How unlike the shaft above and below it each pixel is: the intact shaft
 /// changes slowly along its length, a fracture (gap, overlap, step) does not.
 /// The absolute difference from the mean of two windows a little above and
-/// below, in shares of the cortex contrast; zero near metal. The windows
+/// below, in shares of the cortex contrast; zero in the metal zone. The windows
 /// leave metal out too: next to a plate's or a screw's end the window would
 /// otherwise average the implant in, and the implant's end would look like
 /// the fracture.
-cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m) {
+cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m, const cv::Mat& metalZone) {
   const int reach = std::max(4, static_cast<int>(std::lround(0.8 * m.width)));
   const int skip = std::max(2, static_cast<int>(std::lround(0.1 * m.width)));
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
-  const cv::Mat metalZone = metalHaloZone(st, m);
   // Column-wise prefix sums of the metal-free pixels and of their count
   // give window means in constant time.
   cv::Mat sums(st.rows() + 1, st.cols(), CV_64F, cv::Scalar(0));
@@ -1180,8 +1194,9 @@ struct FractureCandidate {
 FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
                                  const std::array<std::vector<double>, 2>& callus,
                                  const RadiographAnalysisParameters& p) {
-  const cv::Mat valley = valleyResponse(st, m);
-  const cv::Mat anomaly = shaftAnomaly(st, m);
+  const cv::Mat metalZone = metalHaloZone(st, m);
+  const cv::Mat valley = valleyResponse(st, m, metalZone);
+  const cv::Mat anomaly = shaftAnomaly(st, m, metalZone);
   const int n = st.rows();
   const int trendWindow = std::max(3, static_cast<int>(2 * m.width));
   const std::array<std::vector<double>, 2> callusTrend{medianFiltered(callus[0], trendWindow),
@@ -1822,7 +1837,8 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   cv::resize(original, working, cv::Size(), scale, scale, cv::INTER_AREA);
   const double workingSpacing = pixelSpacingMm > 0 ? pixelSpacingMm / scale : 0.0;
 
-  const cv::Mat metal = findMetal(working, p);
+  const TissueMaps maps = tissueMaps(working, p);
+  const cv::Mat metal = findMetal(working, maps, p);
   result.metalPresent = cv::countNonZero(metal) > 0;
   if (result.metalPresent) {
     std::vector<std::vector<cv::Point>> contours;
@@ -1835,7 +1851,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
       result.metalOutlines.push_back(std::move(line));
     }
   }
-  const cv::Mat bone = findBone(working, metal, p, true);
+  const cv::Mat bone = findBone(maps, metal, p, true);
   std::optional<ShaftFrame> frame = initialFrame(bone);
   if (frame) {
     frame = refineFrame(working, bone, metal, *frame);
