@@ -25,6 +25,12 @@ CommandResult runUnionscope(const std::string& arguments) {
   return unionscope::test::runCommand(std::string(UNIONSCOPE_EXE) + " " + arguments);
 }
 
+/// A small phantom patient healing normally (W6, W12, W24) written to out.
+CommandResult writeNormalPhantom(const fs::path& out, int seed) {
+  return runUnionscope("phantom --size small --scenario normal --seed " + std::to_string(seed) +
+                       " --out " + out.string());
+}
+
 } // namespace
 
 TEST(Cli, VersionAndHelp) {
@@ -71,9 +77,7 @@ TEST(Cli, ScriptedReadsThenAgreement) {
   TempDir dir;
   const std::string patient = (dir.path() / "patient").string();
   const std::string out = (dir.path() / "a").string();
-  ASSERT_EQ(
-      runUnionscope("phantom --size small --scenario normal --seed 5 --out " + patient).exitCode,
-      0);
+  ASSERT_EQ(writeNormalPhantom(patient, 5).exitCode, 0);
   ASSERT_EQ(runUnionscope("analyze " + patient + "/dicom --reference-date 2025-03-03 --out " + out)
                 .exitCode,
             0);
@@ -171,9 +175,7 @@ TEST(Cli, InspectReportsMissingPaths) {
 TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
   TempDir dir;
   const std::string patient = (dir.path() / "patient").string();
-  ASSERT_EQ(
-      runUnionscope("phantom --size small --scenario normal --seed 4 --out " + patient).exitCode,
-      0);
+  ASSERT_EQ(writeNormalPhantom(patient, 4).exitCode, 0);
   const std::string analyze = "analyze " + patient + "/dicom --reference-date 2025-03-03 --out " +
                               (dir.path() / "a").string();
   const CommandResult first = runUnionscope("--threads 1 " + analyze);
@@ -280,10 +282,7 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
 TEST(Cli, ReanalysisRemovesOnlyTheEarlierRunsOwnOutputsItNoLongerWrites) {
   TempDir dir;
   const fs::path patient = dir.path() / "patient";
-  ASSERT_EQ(
-      runUnionscope("phantom --size small --scenario normal --seed 5 --out " + patient.string())
-          .exitCode,
-      0);
+  ASSERT_EQ(writeNormalPhantom(patient, 5).exitCode, 0);
   const fs::path out = dir.path() / "out";
   const std::string options = " --reference-date 2025-03-03 --no-snapshot --out " + out.string();
   ASSERT_EQ(runUnionscope("analyze " + (patient / "dicom").string() + options).exitCode, 0);
@@ -324,10 +323,7 @@ TEST(Cli, StudiesDaysApartAreOneVisitAndTwoSeriesWithOneNumberKeepTheirOwnFiles)
   }
   TempDir dir;
   const fs::path patient = dir.path() / "patient";
-  ASSERT_EQ(
-      runUnionscope("phantom --size small --scenario normal --seed 6 --out " + patient.string())
-          .exitCode,
-      0);
+  ASSERT_EQ(writeNormalPhantom(patient, 6).exitCode, 0);
   // Copies with new UIDs (SeriesNumber kept): a second study of W12 four
   // days later (12.6 weeks: across the week boundary, still the same visit),
   // and a second CT series of W6 numbered like the first.
