@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -179,6 +180,20 @@ RadiographImage::Pointer windowedTubeRadiograph() {
   return image;
 }
 
+/// Whether a closed outline encloses a point (even-odd rule).
+bool encloses(const PixelPolyline& outline, const std::array<double, 2>& point) {
+  bool inside = false;
+  for (std::size_t i = 0, j = outline.size() - 1; i < outline.size(); j = i++) {
+    const auto& a = outline[i];
+    const auto& b = outline[j];
+    if ((a[1] > point[1]) != (b[1] > point[1]) &&
+        point[0] < a[0] + (point[1] - a[1]) * (b[0] - a[0]) / (b[1] - a[1])) {
+      inside = !inside;
+    }
+  }
+  return inside;
+}
+
 } // namespace
 
 TEST(RadiographAnalysis, AWindowedExportWithDimSoftTissueStillShowsTheWholeShaft) {
@@ -228,6 +243,58 @@ TEST(RadiographAnalysis, APlateBarelyBrighterThanTheBoneIsFoundByItsShape) {
   const RadiographAnalysisResult missed = analyzeRadiographUnion(
       *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right, noShapeTest);
   EXPECT_FALSE(missed.metalPresent);
+}
+
+TEST(RadiographAnalysis, ANailDimmerThanThePlateBesideItIsFoundByItsShape) {
+  // A nail (9 mm) down the canal, at 0.7 of the range set by a plate
+  // beside the bone, with the bone at half the range, running into a
+  // brighter, textured bone end: under the metal level, or joined to that
+  // bone end, but a long flat bar standing out of the bone around it. Left
+  // in, it would be taken for the bone.
+  const auto image = test::makeTubeRadiograph(2.0, 430);
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+  const int columns = static_cast<int>(size[0]);
+  float* pixels = image->GetBufferPointer();
+  for (std::size_t i = 0; i < image->GetLargestPossibleRegion().GetNumberOfPixels(); ++i) {
+    pixels[i] *= 0.55F;
+  }
+  for (int r = 40; r < 130; ++r) {
+    for (int c = columns / 2 - 120; c < columns / 2 + 120; ++c) {
+      pixels[static_cast<std::size_t>(r) * columns + c] =
+          static_cast<float>(0.8 + 0.06 * std::sin(1.3 * r) + 0.06 * std::sin(1.7 * c));
+    }
+  }
+  for (int r = 100; r < 760; ++r) {
+    for (int c = columns / 2 - 22; c < columns / 2 + 23; ++c) {
+      pixels[static_cast<std::size_t>(r) * columns + c] = 0.7F;
+    }
+  }
+  const int plateColumn = columns / 2 + 65;
+  for (int r = 500; r < 700; ++r) {
+    for (int c = plateColumn; c < plateColumn + 15; ++c) {
+      pixels[static_cast<std::size_t>(r) * columns + c] = 1.0F;
+    }
+  }
+  const auto nailIsMetal = [&](const RadiographAnalysisResult& result) {
+    return std::any_of(result.metalOutlines.begin(), result.metalOutlines.end(),
+                       [&](const PixelPolyline& outline) {
+                         return encloses(outline, {columns / 2.0, 250.0});
+                       });
+  };
+  const RadiographAnalysisResult found = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right);
+  EXPECT_TRUE(nailIsMetal(found));
+  ASSERT_TRUE(found.boneFound);
+  EXPECT_NEAR(found.shaftWidthMm, 22.0, 2.0);
+  // Only as the thin part of what it joins: without that split the nail
+  // and the textured bone end are one candidate, and not metal.
+  RadiographAnalysisParameters noSplit;
+  noSplit.implantMaxWidthShare = 0.0;
+  const RadiographAnalysisResult missed = analyzeRadiographUnion(
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right, noSplit);
+  EXPECT_FALSE(nailIsMetal(missed));
+  // ... and the nail (9 mm) is taken for the shaft, as on FracAtlas 4150.
+  EXPECT_LT(missed.shaftWidthMm, 12.0);
 }
 
 TEST(RadiographAnalysis, AnIntactTubeShowsNoFractureLine) {
@@ -355,12 +422,13 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
   EXPECT_GE(rate, 0.28);
   EXPECT_EQ(withHardware, 16);
   // 8-bit exports leave plates and nails barely above the bone: found by
-  // their shape (12 of 16; before, by brightness alone, 4).
-  EXPECT_GE(implantFound, 11);
+  // their shape (13 of 16; by brightness alone, 4; without the lower
+  // level for nails, 12).
+  EXPECT_GE(implantFound, 12);
   // What is still reported without hardware: the tarsus and condyles, the
-  // film's bottom edge, a ring on a finger (15 of 29; 18 before the shape
+  // film's bottom edge, a ring on a finger (16 of 29; 18 before the shape
   // test and the limb test).
-  EXPECT_LE(implantFalse, 16);
+  EXPECT_LE(implantFalse, 17);
 }
 
 namespace {
@@ -549,7 +617,7 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
   EXPECT_GE(agreement, 0.74);
-  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.84);
+  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.86);
   EXPECT_GE(tally.linesNearTruth, 71);
   // Without implants the method is at the category target (0.94 where the
   // line is found within 3 mm): implants are what hold the total back.

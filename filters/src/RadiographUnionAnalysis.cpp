@@ -131,6 +131,15 @@ double elongation(const cv::Mat& inside) {
   return std::max(rect.size.width, rect.size.height) / shortSide;
 }
 
+/// What the metal and bone searches share on one working image, each found
+/// once: the body (the film without its air) and the local contrast (the
+/// white top-hat sized by the limb).
+struct TissueMaps {
+  cv::Mat body;          ///< CV_8U
+  cv::Mat contrast;      ///< CV_32F
+  double limbHalf = 0.0; ///< limbHalfWidth of the body
+};
+
 /// Candidate implants: the brightest tissue, standing well above a thin
 /// ring around it. Bright bone (a doubled-over metaphysis, the foot) mostly
 /// fades into the bone around it; what passes is checked against the bone's
@@ -141,17 +150,23 @@ struct MetalCandidates {
   cv::Mat implantShaped; ///< CV_8U, a subset of all
 };
 
-MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found,
-                                const RadiographAnalysisParameters& p) {
-  MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U)};
-  const cv::Mat rest = found == 0;
-  const double top = percentile(image, rest, 0.9995);
-  const double low = percentile(image, rest, 0.02);
-  if (!(top > low)) {
-    return kept;
+/// Candidates of one level: above `share` of the range. Below
+/// metalShareOfMax only what is shaped like an implant counts (`shapeOnly`).
+void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::Mat& rest,
+                        double low, double range, double share, bool shapeOnly,
+                        const RadiographAnalysisParameters& p, MetalCandidates& kept) {
+  cv::Mat candidates = (image >= low + share * range) & rest;
+  if (shapeOnly) {
+    // At this level a nail joins the bright bone end it runs into: only
+    // the thin parts (what an opening by a disc of the given width removes)
+    // are looked at.
+    const int size =
+        2 * static_cast<int>(std::lround(0.5 * p.implantMaxWidthShare * maps.limbHalf)) + 1;
+    cv::Mat thick;
+    cv::morphologyEx(candidates, thick, cv::MORPH_OPEN,
+                     cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(size, size)));
+    candidates &= ~thick;
   }
-  const double range = top - low;
-  const cv::Mat candidates = (image >= low + p.metalShareOfMax * range) & rest;
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(candidates, labels, stats, centroids, 8);
   const int ring =
@@ -229,29 +244,50 @@ MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found,
     if (inLimb < p.implantMinLimbShare) {
       continue;
     }
-    kept.all(box).setTo(255, inside);
+    if (!shapeOnly) {
+      kept.all(box).setTo(255, inside);
+    }
     // A windowed 8-bit export can leave a plate or a nail barely brighter
     // than the bone, but its shape still gives it away: a large, long,
-    // flat bar, stepping down sharply at its border.
-    if (area < implantMinPixels || ringContrast < p.implantRingContrast) {
+    // flat bar, stepping down sharply at its border. At the lower level a
+    // nail stands out of the bone around it, not of soft tissue (less ring
+    // contrast), and that bone lies in the body: a bright strip between
+    // two exposures of one film does not.
+    const double ringRequired = shapeOnly ? p.nailRingContrast : p.implantRingContrast;
+    if (area < implantMinPixels || ringContrast < ringRequired) {
+      continue;
+    }
+    if (shapeOnly &&
+        cv::countNonZero(around & maps.body(box)) < p.nailMinBodyShare * cv::countNonZero(around)) {
       continue;
     }
     if (elongation(inside) >= p.implantMinElongation &&
         borderSharpness(image(box), inside, candidates(box) & ~inside, ring) >=
             p.implantMinSharpness) {
       kept.implantShaped(box).setTo(255, inside);
+      kept.all(box).setTo(255, inside);
     }
   }
-  return kept;
 }
 
-/// What the metal and bone searches share on one working image, each found
-/// once: the body (the film without its air) and the local contrast (the
-/// white top-hat sized by the limb).
-struct TissueMaps {
-  cv::Mat body;     ///< CV_8U
-  cv::Mat contrast; ///< CV_32F
-};
+MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, const TissueMaps& maps,
+                                const RadiographAnalysisParameters& p) {
+  MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U)};
+  const cv::Mat rest = found == 0;
+  const double top = percentile(image, rest, 0.9995);
+  const double low = percentile(image, rest, 0.02);
+  if (!(top > low)) {
+    return kept;
+  }
+  const double range = top - low;
+  addMetalCandidates(image, maps, rest, low, range, p.metalShareOfMax, false, p, kept);
+  // A nail next to a plate or a brighter bone end can stay below the
+  // metal level (a windowed export puts the plate at the top and the nail
+  // at 0.65-0.75 of the range): a lower level, for implant shapes only.
+  addMetalCandidates(image, maps, rest & (kept.all == 0), low, range, p.implantShareOfMax, true, p,
+                     kept);
+  return kept;
+}
 
 cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
                  const RadiographAnalysisParameters& p, bool recoverBone);
@@ -265,7 +301,7 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
   // Two levels: a plate or nail first, then what is bright next to the
   // rest (screws, thinner in projection than the plate they hold).
   for (int level = 0; level < 2; ++level) {
-    const MetalCandidates candidates = metalCandidates(image, metal, p);
+    const MetalCandidates candidates = metalCandidates(image, metal, maps, p);
     if (cv::countNonZero(candidates.all) == 0) {
       break;
     }
@@ -357,9 +393,7 @@ double limbHalfWidth(const cv::Mat& tissue) {
 /// opening by a disc narrower than the limb and wider than its bones (a
 /// long bone is under half the limb's width: femur in thigh, tibia in leg,
 /// radius in forearm), computed at quarter resolution.
-cv::Mat localContrast(const cv::Mat& image, const cv::Mat& body,
-                      const RadiographAnalysisParameters& p) {
-  const double limb = limbHalfWidth(body);
+cv::Mat localContrast(const cv::Mat& image, double limb, const RadiographAnalysisParameters& p) {
   cv::Mat small;
   cv::resize(image, small, cv::Size(), 0.25, 0.25, cv::INTER_AREA);
   const int radius = std::max(2, static_cast<int>(std::lround(p.topHatShare * limb / 4.0)));
@@ -419,7 +453,8 @@ cv::Mat withBoneRecovered(const cv::Mat& contrast, const cv::Mat& tissue, const 
 TissueMaps tissueMaps(const cv::Mat& image, const RadiographAnalysisParameters& p) {
   TissueMaps maps;
   maps.body = bodyMask(image);
-  maps.contrast = localContrast(image, maps.body, p);
+  maps.limbHalf = limbHalfWidth(maps.body);
+  maps.contrast = localContrast(image, maps.limbHalf, p);
   return maps;
 }
 

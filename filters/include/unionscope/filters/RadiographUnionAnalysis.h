@@ -91,6 +91,19 @@ struct RadiographAnalysisParameters {
   /// enclosing rectangle this many times longer than wide; bone ends and
   /// condyles are not) ...
   double implantMinElongation = 3.0;
+  /// Implant-shaped candidates are also looked for above this lower share
+  /// of the range: a nail beside a plate, or under a brighter bone end, on
+  /// a windowed export (FracAtlas nails 0.65-0.75).
+  double implantShareOfMax = 0.6;
+  /// ... where only what is narrower than this share of the limb's
+  /// half-width counts (a tibial nail is about 0.2 of it, the bone end it
+  /// joins at that level far wider).
+  double implantMaxWidthShare = 0.35;
+  /// ... standing this share of the range above the ring around it (bone,
+  /// for a nail: FracAtlas 0.20-0.28), with at least this share of that
+  /// ring inside the body.
+  double nailRingContrast = 0.18;
+  double nailMinBodyShare = 0.9;
   /// ... of at least this share of the image (a plate or nail segment, not
   /// a screw tip or a sesamoid) ...
   double implantMinAreaShare = 7e-4;
