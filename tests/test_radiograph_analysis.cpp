@@ -246,27 +246,27 @@ TEST(RadiographAnalysis, APlateBarelyBrighterThanTheBoneIsFoundByItsShape) {
 }
 
 TEST(RadiographAnalysis, ANailDimmerThanThePlateBesideItIsFoundByItsShape) {
-  // A nail (9 mm) down the canal, at 0.7 of the range set by a plate
-  // beside the bone, with the bone at half the range, running into a
-  // brighter, textured bone end: under the metal level, or joined to that
-  // bone end, but a long flat bar standing out of the bone around it. Left
-  // in, it would be taken for the bone.
-  const auto image = test::makeTubeRadiograph(2.0, 430);
+  // A nail (9 mm) down the canal at 0.68 of the range set by a plate
+  // beside the bone (the bone itself squeezed into 0.2-0.5), running into
+  // a brighter, textured bone end (0.58-0.98): under the metal level, but a
+  // long flat bar standing out of the bone around it. Left in, it would be
+  // taken for the bone.
+  const auto image = windowedTubeRadiograph();
   const auto size = image->GetLargestPossibleRegion().GetSize();
   const int columns = static_cast<int>(size[0]);
   float* pixels = image->GetBufferPointer();
   for (std::size_t i = 0; i < image->GetLargestPossibleRegion().GetNumberOfPixels(); ++i) {
-    pixels[i] *= 0.55F;
+    pixels[i] = pixels[i] <= 0.2F ? pixels[i] : 0.2F + 0.4F * (pixels[i] - 0.2F);
   }
-  for (int r = 40; r < 130; ++r) {
-    for (int c = columns / 2 - 120; c < columns / 2 + 120; ++c) {
+  for (int r = 60; r < 130; ++r) {
+    for (int c = columns / 2 - 60; c < columns / 2 + 60; ++c) {
       pixels[static_cast<std::size_t>(r) * columns + c] =
-          static_cast<float>(0.8 + 0.06 * std::sin(1.3 * r) + 0.06 * std::sin(1.7 * c));
+          static_cast<float>(0.78 + 0.1 * std::sin(1.3 * r) + 0.1 * std::sin(1.7 * c));
     }
   }
   for (int r = 100; r < 760; ++r) {
     for (int c = columns / 2 - 22; c < columns / 2 + 23; ++c) {
-      pixels[static_cast<std::size_t>(r) * columns + c] = 0.7F;
+      pixels[static_cast<std::size_t>(r) * columns + c] = 0.68F;
     }
   }
   const int plateColumn = columns / 2 + 65;
@@ -286,15 +286,52 @@ TEST(RadiographAnalysis, ANailDimmerThanThePlateBesideItIsFoundByItsShape) {
   EXPECT_TRUE(nailIsMetal(found));
   ASSERT_TRUE(found.boneFound);
   EXPECT_NEAR(found.shaftWidthMm, 22.0, 2.0);
-  // Only as the thin part of what it joins: without that split the nail
-  // and the textured bone end are one candidate, and not metal.
-  RadiographAnalysisParameters noSplit;
-  noSplit.implantMaxWidthShare = 0.0;
+  // Found as a nail, not by its brightness: with the bone-beside test out
+  // of reach it is not metal ...
+  RadiographAnalysisParameters noNails;
+  noNails.nailMinBoneBeside = 2.0;
   const RadiographAnalysisResult missed = analyzeRadiographUnion(
-      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right, noSplit);
+      *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right, noNails);
   EXPECT_FALSE(nailIsMetal(missed));
   // ... and the nail (9 mm) is taken for the shaft, as on FracAtlas 4150.
   EXPECT_LT(missed.shaftWidthMm, 12.0);
+}
+
+TEST(RadiographAnalysis, AThinDenseShaftIsNotTakenForANail) {
+  // A narrow tibia with a thick cortex projects as a long, flat, bright
+  // bar, shaped like a nail at the lower candidate level; it has soft
+  // tissue beside it, not bone.
+  phantom::PatientSpec spec =
+      phantom::makePatientSpec(300, phantom::Scenario::NormalHealing, phantom::Implant::None,
+                               phantom::SizePreset::Default, {6});
+  spec.tibiaRadiusMm = 8;
+  test::TempDir dir;
+  phantom::writePatient(spec, dir.path());
+  const auto analyse = [&](const RadiographAnalysisParameters& p) {
+    int withMetal = 0, films = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+      const dicom::ScanResult scan = dicom::scanDicom({entry.path()});
+      if (scan.patients.empty() || scan.patients[0].studies[0].series[0].modality != "DX") {
+        continue;
+      }
+      const dicom::RadiographPlan plan =
+          dicom::planRadiograph(scan.patients[0].studies[0].series[0].instances[0]);
+      const RadiographImage::Pointer image = dicom::loadRadiograph(plan);
+      const RadiographAnalysisResult result =
+          analyzeRadiographUnion(*image, plan.pixelSpacingMm,
+                                 plan.view == "AP" ? RadiographView::AP : RadiographView::Lateral,
+                                 {}, Laterality::Unknown, p);
+      ++films;
+      withMetal += result.metalPresent ? 1 : 0;
+    }
+    EXPECT_GE(films, 2);
+    return withMetal;
+  };
+  EXPECT_EQ(analyse({}), 0);
+  // Without the bone-beside test the AP film's shaft is taken for a nail.
+  RadiographAnalysisParameters noBoneBeside;
+  noBoneBeside.nailMinBoneBeside = 0.0;
+  EXPECT_GE(analyse(noBoneBeside), 1);
 }
 
 TEST(RadiographAnalysis, AnIntactTubeShowsNoFractureLine) {

@@ -148,6 +148,7 @@ struct TissueMaps {
 struct MetalCandidates {
   cv::Mat all;           ///< CV_8U
   cv::Mat implantShaped; ///< CV_8U, a subset of all
+  cv::Mat nailShaped;    ///< CV_8U, a subset of all: implant shapes of the lower level
 };
 
 /// Candidates of one level: above `share` of the range. Below
@@ -264,7 +265,7 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     if (elongation(inside) >= p.implantMinElongation &&
         borderSharpness(image(box), inside, candidates(box) & ~inside, ring) >=
             p.implantMinSharpness) {
-      kept.implantShaped(box).setTo(255, inside);
+      (shapeOnly ? kept.nailShaped : kept.implantShaped)(box).setTo(255, inside);
       kept.all(box).setTo(255, inside);
     }
   }
@@ -272,7 +273,8 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
 
 MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, const TissueMaps& maps,
                                 const RadiographAnalysisParameters& p) {
-  MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U)};
+  MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U),
+                       cv::Mat::zeros(image.size(), CV_8U)};
   const cv::Mat rest = found == 0;
   const double top = percentile(image, rest, 0.9995);
   const double low = percentile(image, rest, 0.02);
@@ -291,6 +293,27 @@ MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, cons
 
 cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
                  const RadiographAnalysisParameters& p, bool recoverBone);
+
+/// The share of bone in a band a quarter to 0.6 of a nail's width outside
+/// it: a nail lies in a bone wider than itself, with cortex on either side;
+/// a thin, dense bone shaft (shaped like a nail at the lower level) has
+/// only soft tissue there.
+double boneBeside(const cv::Mat& nail, const cv::Mat& bone) {
+  cv::Mat distance;
+  cv::distanceTransform(nail, distance, cv::DIST_L2, 3);
+  double halfWidth = 0;
+  cv::minMaxLoc(distance, nullptr, &halfWidth);
+  const auto grown = [&](double radius) {
+    const int r = std::max(1, static_cast<int>(std::lround(radius)));
+    cv::Mat out;
+    cv::dilate(nail, out,
+               cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+    return out;
+  };
+  const cv::Mat band = grown(1.2 * halfWidth) & ~grown(0.5 * halfWidth);
+  const int total = cv::countNonZero(band);
+  return total > 0 ? static_cast<double>(cv::countNonZero(band & bone)) / total : 0.0;
+}
 
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone), or
@@ -320,9 +343,17 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
     int added = 0;
     for (int l = 1; l < count; ++l) {
       const cv::Mat component = labels == l;
-      if (cv::mean(image, component)[0] >= required ||
-          cv::countNonZero(component & candidates.implantShaped) > 0) {
-        metal.setTo(255, component);
+      // What the lower level found is a nail or nothing: it is bright next
+      // to bone by construction, so brightness does not decide for it.
+      const cv::Mat nail = component & candidates.nailShaped;
+      const cv::Mat rest = component & ~candidates.nailShaped;
+      if (cv::countNonZero(rest) > 0 && (cv::mean(image, rest)[0] >= required ||
+                                         cv::countNonZero(rest & candidates.implantShaped) > 0)) {
+        metal.setTo(255, rest);
+        ++added;
+      }
+      if (cv::countNonZero(nail) > 0 && boneBeside(nail, plainBone) >= p.nailMinBoneBeside) {
+        metal.setTo(255, nail);
         ++added;
       }
     }

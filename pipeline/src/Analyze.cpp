@@ -560,6 +560,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"implant_max_width_share", p.implantMaxWidthShare},
           {"nail_ring_contrast", p.nailRingContrast},
           {"nail_min_body_share", p.nailMinBodyShare},
+          {"nail_min_bone_beside", p.nailMinBoneBeside},
           {"implant_min_area_share", p.implantMinAreaShare},
           {"implant_ring_contrast", p.implantRingContrast},
           {"implant_min_sharpness", p.implantMinSharpness},

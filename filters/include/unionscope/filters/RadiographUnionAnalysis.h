@@ -104,6 +104,10 @@ struct RadiographAnalysisParameters {
   /// ring inside the body.
   double nailRingContrast = 0.18;
   double nailMinBodyShare = 0.9;
+  /// ... and with bone in at least this share of a band a quarter to 0.6
+  /// of its width outside it (FracAtlas nails 0.22-0.60; a thin, dense
+  /// phantom shaft, 0).
+  double nailMinBoneBeside = 0.15;
   /// ... of at least this share of the image (a plate or nail segment, not
   /// a screw tip or a sesamoid) ...
   double implantMinAreaShare = 7e-4;
