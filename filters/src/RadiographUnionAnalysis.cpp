@@ -1281,9 +1281,12 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
       visible += j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(i, j) == 0 ? 1 : 0;
     }
     double best = 0;
+    const double band = p.fractureEdgeBandShare * (r - l);
     for (double t : slopes) {
       double sum = 0;
       int count = 0;
+      std::array<double, 2> bandSum{};
+      std::array<int, 2> bandCount{};
       for (int j = static_cast<int>(std::ceil(l)); j < static_cast<int>(r); ++j) {
         const int row = static_cast<int>(std::lround(i + t * (j - c)));
         if (row < 0 || row >= n) {
@@ -1303,10 +1306,22 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
         }
         sum += v;
         ++count;
+        const int side = j < l + band ? 0 : (j > r - band ? 1 : -1);
+        if (side >= 0) {
+          bandSum[static_cast<std::size_t>(side)] += v;
+          ++bandCount[static_cast<std::size_t>(side)];
+        }
       }
       // Averaged over the bone the line can show on, which must be a fair
       // part of what metal leaves visible, and a fair part of the width.
-      const double mean = count >= 0.3 * visible && count >= 0.15 * (r - l) ? sum / count : 0.0;
+      double mean = count >= 0.3 * visible && count >= 0.15 * (r - l) ? sum / count : 0.0;
+      // An oblique fracture seen obliquely shows as an ellipse: its arcs
+      // leave the straight line in the middle of the shaft, but both
+      // profile cortices (the ones RUST reads) are cut where the line
+      // crosses them. The weaker of the two edge bands counts too.
+      if (bandCount[0] >= 0.5 * band && bandCount[1] >= 0.5 * band) {
+        mean = std::max(mean, std::min(bandSum[0] / bandCount[0], bandSum[1] / bandCount[1]));
+      }
       if (mean > best) {
         best = mean;
         slopeAt[k] = t;

@@ -571,6 +571,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"joint_margin_widths", p.jointMarginWidths},
           {"film_edge_margin_widths", p.filmEdgeMarginWidths},
           {"metaphysis_evidence_weight", p.metaphysisEvidenceWeight},
+          {"fracture_edge_band_share", p.fractureEdgeBandShare},
           {"fracture_min_evidence", p.fractureMinEvidence},
           {"fracture_faint_evidence", p.fractureFaintEvidence},
           {"fracture_faint_confidence", p.fractureFaintConfidence},

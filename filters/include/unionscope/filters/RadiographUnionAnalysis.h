@@ -150,6 +150,12 @@ struct RadiographAnalysisParameters {
   /// Line evidence in the metaphysis is weighted by this share: trabecular
   /// texture shows faint lines too, so a shaft line wins a close call.
   double metaphysisEvidenceWeight = 0.8;
+  /// A line's dark-line evidence is its mean across the shaft, or, when
+  /// larger, the weaker of its means over the two edge bands of this share
+  /// of the width (an oblique fracture seen obliquely is an ellipse whose
+  /// arcs leave the line in the middle but cut both profile cortices on
+  /// it).
+  double fractureEdgeBandShare = 0.25;
   /// A fracture line needs at least this much evidence: the mean dark-line
   /// and along-shaft change across the bone, in shares of the cortex's
   /// contrast. An intact shaft scores a few hundredths (noise, nutrient
