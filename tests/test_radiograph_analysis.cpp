@@ -673,9 +673,9 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // Regression guards at the level reached so far, NOT issue 6's targets
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.74);
-  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.86);
-  EXPECT_GE(tally.linesNearTruth, 71);
+  EXPECT_GE(agreement, 0.75);
+  EXPECT_GE(static_cast<double>(tally.unionAgree) / tally.visits, 0.87);
+  EXPECT_GE(tally.linesNearTruth, 74);
   // Without implants the method is at the category target (0.94 where the
   // line is found within 3 mm): implants are what hold the total back.
   EXPECT_GE(agreementWithoutImplant, 0.83);
@@ -700,20 +700,20 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
     double minUnion;     ///< per visit
   };
   const std::vector<Variant> variants = {
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 49, 0.52,
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 50, 0.52,
        0.66},
       {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 54, 0.53,
        0.51},
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 51, 0.55,
-       0.78},
-      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 61,
-       0.62, 0.73},
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 55, 0.58,
+       0.80},
+      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 70,
+       0.71, 0.80},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       22, 0.33, 0.29},
+       24, 0.34, 0.33},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.
@@ -721,7 +721,8 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
         only != nullptr && std::string(variant.name).find(only) == std::string::npos) {
       continue;
     }
-    const RadiographTally tally = evaluatePhantomCohort(variant.vary, false);
+    const RadiographTally tally =
+        evaluatePhantomCohort(variant.vary, std::getenv("UNIONSCOPE_PRINT_ALL") != nullptr);
     std::printf("%s: lines within 3 mm %d of %d, agreement %.3f (%d scored), union %.3f\n",
                 variant.name, tally.linesNearTruth, tally.radiographs, agreementOf(tally),
                 tally.cortices - tally.notAssessable, unionAgreementOf(tally));
