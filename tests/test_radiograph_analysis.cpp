@@ -460,9 +460,9 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
   EXPECT_GE(rate, 0.28);
   EXPECT_EQ(withHardware, 16);
   // 8-bit exports leave plates and nails barely above the bone: found by
-  // their shape (13 of 16; by brightness alone, 4; without the lower
-  // level for nails, 12).
-  EXPECT_GE(implantFound, 12);
+  // their shape (14 of 16; by brightness alone, 4; without the lower
+  // level for nails and the 1.8% texture allowance, 12).
+  EXPECT_GE(implantFound, 13);
   // What is still reported without hardware: the tarsus and condyles, the
   // film's bottom edge, a ring on a finger (16 of 29; 18 before the shape
   // test and the limb test).

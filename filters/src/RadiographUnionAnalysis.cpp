@@ -161,15 +161,29 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     // At this level a nail joins the bright bone end it runs into: only
     // the thin parts (what an opening by a disc of the given width removes)
     // are looked at.
-    const int size =
-        2 * static_cast<int>(std::lround(0.5 * p.implantMaxWidthShare * maps.limbHalf)) + 1;
-    cv::Mat thick;
-    cv::morphologyEx(candidates, thick, cv::MORPH_OPEN,
-                     cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(size, size)));
-    candidates &= ~thick;
+    // The opening by a disc of that radius, through two distance
+    // transforms: a morphological opening by a disc tens of pixels wide
+    // had doubled the analysis' time.
+    const double radius = std::round(0.5 * p.implantMaxWidthShare * maps.limbHalf);
+    cv::Mat inward, outward;
+    cv::distanceTransform(candidates, inward, cv::DIST_L2, cv::DIST_MASK_5);
+    const cv::Mat centres = inward > radius;
+    cv::distanceTransform(centres == 0, outward, cv::DIST_L2, cv::DIST_MASK_5);
+    candidates &= ~(outward <= radius);
   }
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(candidates, labels, stats, centroids, 8);
+  // Each component's pixels on the film's top, bottom, left and right edge,
+  // counted once rather than from a full-image mask per component.
+  std::vector<std::array<int, 4>> edgeCounts(static_cast<std::size_t>(count), {0, 0, 0, 0});
+  for (int x = 0; x < image.cols; ++x) {
+    ++edgeCounts[static_cast<std::size_t>(labels.at<int>(0, x))][0];
+    ++edgeCounts[static_cast<std::size_t>(labels.at<int>(image.rows - 1, x))][1];
+  }
+  for (int y = 0; y < image.rows; ++y) {
+    ++edgeCounts[static_cast<std::size_t>(labels.at<int>(y, 0))][2];
+    ++edgeCounts[static_cast<std::size_t>(labels.at<int>(y, image.cols - 1))][3];
+  }
   const int ring =
       std::max(3, static_cast<int>(std::lround(0.006 * std::max(image.rows, image.cols))));
   const cv::Mat element =
@@ -196,12 +210,11 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     // Implants lie inside the limb, though a nail or a long plate may run
     // off the film: what lies along the film's edge is a border, a board or
     // a positioning aid.
-    const cv::Mat full = labels == l;
     const double alongEdge =
-        std::max({static_cast<double>(cv::countNonZero(full.row(0))) / image.cols,
-                  static_cast<double>(cv::countNonZero(full.row(image.rows - 1))) / image.cols,
-                  static_cast<double>(cv::countNonZero(full.col(0))) / image.rows,
-                  static_cast<double>(cv::countNonZero(full.col(image.cols - 1))) / image.rows});
+        std::max({static_cast<double>(edgeCounts[static_cast<std::size_t>(l)][0]) / image.cols,
+                  static_cast<double>(edgeCounts[static_cast<std::size_t>(l)][1]) / image.cols,
+                  static_cast<double>(edgeCounts[static_cast<std::size_t>(l)][2]) / image.rows,
+                  static_cast<double>(edgeCounts[static_cast<std::size_t>(l)][3]) / image.rows});
     if (alongEdge > p.metalMaxEdgeShare) {
       continue;
     }
