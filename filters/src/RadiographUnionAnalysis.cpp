@@ -159,11 +159,10 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
   cv::Mat candidates = (image >= low + share * range) & rest;
   if (shapeOnly) {
     // At this level a nail joins the bright bone end it runs into: only
-    // the thin parts (what an opening by a disc of the given width removes)
-    // are looked at.
-    // The opening by a disc of that radius, through two distance
-    // transforms: a morphological opening by a disc tens of pixels wide
-    // had doubled the analysis' time.
+    // the thin parts (what an opening by a disc of implantMaxWidthShare
+    // limb half-widths removes) are looked at. The opening is done by two
+    // distance transforms: as a morphological opening by a disc tens of
+    // pixels wide it doubled the analysis' time.
     const double radius = std::round(0.5 * p.implantMaxWidthShare * maps.limbHalf);
     cv::Mat inward, outward;
     cv::distanceTransform(candidates, inward, cv::DIST_L2, cv::DIST_MASK_5);
@@ -359,10 +358,10 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
       // What the lower level found is a nail or nothing: it is bright next
       // to bone by construction, so brightness does not decide for it.
       const cv::Mat nail = component & candidates.nailShaped;
-      const cv::Mat rest = component & ~candidates.nailShaped;
-      if (cv::countNonZero(rest) > 0 && (cv::mean(image, rest)[0] >= required ||
-                                         cv::countNonZero(rest & candidates.implantShaped) > 0)) {
-        metal.setTo(255, rest);
+      const cv::Mat other = component & ~candidates.nailShaped;
+      if (cv::countNonZero(other) > 0 && (cv::mean(image, other)[0] >= required ||
+                                          cv::countNonZero(other & candidates.implantShaped) > 0)) {
+        metal.setTo(255, other);
         ++added;
       }
       if (cv::countNonZero(nail) > 0 && boneBeside(nail, plainBone) >= p.nailMinBoneBeside) {
