@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -59,9 +60,15 @@ struct ProjectionRadiograph {
   /// Fracture line's end points, pixel (column, row), on the cortices this
   /// view shows.
   std::array<std::array<double, 2>, 2> fractureLine{};
+  /// 255 where the ray runs through metal (row-major, the image's size).
+  std::vector<std::uint8_t> metal;
 };
 ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVisit& visit,
                                        std::size_t visitIndex, View view);
+
+/// The radiograph's metal truth as a PNG (255 where a ray runs through
+/// metal).
+void writeMetalMask(const ProjectionRadiograph& radiograph, const std::filesystem::path& file);
 
 /// PNGs of one visit (axial and coronal CT through the fracture, both
 /// radiographs with the true fracture line) named `<label>_*.png`.

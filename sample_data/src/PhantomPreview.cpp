@@ -32,6 +32,13 @@ void write(const std::filesystem::path& path, const cv::Mat& image) {
 
 } // namespace
 
+void writeMetalMask(const ProjectionRadiograph& radiograph, const std::filesystem::path& file) {
+  const auto size = radiograph.image->GetLargestPossibleRegion().GetSize();
+  const cv::Mat mask(static_cast<int>(size[1]), static_cast<int>(size[0]), CV_8U,
+                     const_cast<std::uint8_t*>(radiograph.metal.data()));
+  write(file, mask);
+}
+
 void writeVisitPreviews(const RenderedVisit& visit, const ProjectionRadiograph& ap,
                         const ProjectionRadiograph& lateral, const std::filesystem::path& directory,
                         const std::string& label) {

@@ -543,15 +543,22 @@ ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVi
   const int height = n[2];
   const std::size_t slicePixels = static_cast<std::size_t>(n[0]) * n[1];
   std::vector<double> integral(static_cast<std::size_t>(width) * height, 0.0);
+  // The path (mm) each ray runs through metal, for the truth's metal mask.
+  std::vector<double> metalPath(integral.size(), 0.0);
+  const std::uint8_t* labels = visit.ct.labels->GetBufferPointer();
   oneapi::tbb::parallel_for(0, height, [&](int k) {
     for (int a = 0; a < width; ++a) {
       double sum = 0;
+      int metalVoxels = 0;
       for (int b = 0; b < n[beam]; ++b) {
         const int i = view == View::AP ? a : b;
         const int j = view == View::AP ? b : a;
-        sum += visit.attenuation[k * slicePixels + static_cast<std::size_t>(j) * n[0] + i];
+        const std::size_t idx = k * slicePixels + static_cast<std::size_t>(j) * n[0] + i;
+        sum += visit.attenuation[idx];
+        metalVoxels += labels[idx] == kMetal ? 1 : 0;
       }
       integral[static_cast<std::size_t>(k) * width + a] = sum * s[beam];
+      metalPath[static_cast<std::size_t>(k) * width + a] = metalVoxels * s[beam];
     }
   });
 
@@ -559,10 +566,14 @@ ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVi
   const int columns = static_cast<int>(std::floor(width * s[across] / pixel));
   const int rows = static_cast<int>(std::floor(height * s[2] / pixel));
   std::vector<float> image(static_cast<std::size_t>(columns) * rows);
+  ProjectionRadiograph result;
+  result.metal.assign(image.size(), 0);
   // Log-processed detector signal with a presentation window as DX systems
   // apply: thin soft tissue dark grey, bone bright, metal saturated.
   constexpr double kWindowLow = 0.9;
   constexpr double kWindowHigh = 3.6;
+  // A ray through half a millimetre of metal or more is metal in the truth.
+  constexpr double kMetalPathMm = 0.5;
   oneapi::tbb::parallel_for(0, rows, [&](int row) {
     for (int col = 0; col < columns; ++col) {
       // Pixel centre in projection-grid coordinates; rows start at the head.
@@ -573,13 +584,17 @@ ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVi
       const int v0 = std::min(static_cast<int>(v), height - 2);
       const double fu = u - u0;
       const double fv = v - v0;
-      const auto at = [&](int uu, int vv) {
-        return integral[static_cast<std::size_t>(vv) * width + uu];
+      const auto bilinear = [&](const std::vector<double>& grid) {
+        const auto at = [&](int uu, int vv) {
+          return grid[static_cast<std::size_t>(vv) * width + uu];
+        };
+        return (1 - fu) * (1 - fv) * at(u0, v0) + fu * (1 - fv) * at(u0 + 1, v0) +
+               (1 - fu) * fv * at(u0, v0 + 1) + fu * fv * at(u0 + 1, v0 + 1);
       };
-      const double value = (1 - fu) * (1 - fv) * at(u0, v0) + fu * (1 - fv) * at(u0 + 1, v0) +
-                           (1 - fu) * fv * at(u0, v0 + 1) + fu * fv * at(u0 + 1, v0 + 1);
-      image[static_cast<std::size_t>(row) * columns + col] =
-          static_cast<float>(std::max(0.0, (value - kWindowLow) / (kWindowHigh - kWindowLow)));
+      const std::size_t out = static_cast<std::size_t>(row) * columns + col;
+      image[out] = static_cast<float>(
+          std::max(0.0, (bilinear(integral) - kWindowLow) / (kWindowHigh - kWindowLow)));
+      result.metal[out] = bilinear(metalPath) >= kMetalPathMm ? 255 : 0;
     }
   });
   gaussianBlur(image, {columns, rows, 1}, {0.8, 0.8, 0});
@@ -592,7 +607,6 @@ ProjectionRadiograph projectRadiograph(const PatientSpec& spec, const RenderedVi
     }
   });
 
-  ProjectionRadiograph result;
   result.image = RadiographImage::New();
   RadiographImage::RegionType region;
   region.SetSize(

@@ -168,6 +168,9 @@ fs::path writePatient(const PatientSpec& spec, const fs::path& directory, bool p
       dx.sopInstanceUid = uids.uid(fmt::format("sop/DX/{}/{}", label, ap ? "AP" : "LAT"));
       const fs::path file = directory / "dicom" / folder / (ap ? "DX_AP.dcm" : "DX_LAT.dcm");
       dicom::writeDxImage(*radiograph.image, file, patient, study, dxSeries, dx);
+      const fs::path metalMask =
+          directory / "truth" / folder / (ap ? "DX_AP_metal.png" : "DX_LAT_metal.png");
+      writeMetalMask(radiograph, metalMask);
 
       json dxCortices = json::object();
       for (Cortex cortex : ap ? std::array<Cortex, 2>{Cortex::Medial, Cortex::Lateral}
@@ -189,6 +192,7 @@ fs::path writePatient(const PatientSpec& spec, const fs::path& directory, bool p
                                                        round4(radiograph.fractureLine[1][1])})})},
            {"pixel_spacing_mm", spec.radiographPixelMm},
            {"photometric", spec.monochrome1 ? "MONOCHROME1" : "MONOCHROME2"},
+           {"metal_mask", relativePath(metalMask, directory)},
            {"source_files", json::array({relativePath(file, directory)})}});
     }
 
