@@ -329,7 +329,9 @@ double boneBeside(const cv::Mat& nail, const cv::Mat& bone) {
 
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone), or
-/// shaped like an implant.
+/// shaped like an implant. Brightness is the candidate's median: a screw
+/// head saturates, but on a film with bright bone its blurred rim pulls
+/// its mean under the level asked (phantom lateral films with a plate).
 cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
                   const RadiographAnalysisParameters& p) {
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
@@ -359,7 +361,7 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
       // to bone by construction, so brightness does not decide for it.
       const cv::Mat nail = component & candidates.nailShaped;
       const cv::Mat other = component & ~candidates.nailShaped;
-      if (cv::countNonZero(other) > 0 && (cv::mean(image, other)[0] >= required ||
+      if (cv::countNonZero(other) > 0 && (percentile(image, other, 0.5) >= required ||
                                           cv::countNonZero(other & candidates.implantShaped) > 0)) {
         metal.setTo(255, other);
         ++added;
