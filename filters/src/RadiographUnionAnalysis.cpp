@@ -27,9 +27,13 @@ double median(std::vector<double> v) {
   return *mid;
 }
 
-double percentile(const cv::Mat& image, const cv::Mat& mask, double share) {
+/// Order statistics of the image under the mask (all of it when empty), one
+/// per share, from a single pass over the pixels; NaN when the mask is empty.
+template <std::size_t N>
+std::array<double, N> percentiles(const cv::Mat& image, const cv::Mat& mask,
+                                  const std::array<double, N>& shares) {
   std::vector<float> values;
-  values.reserve(static_cast<std::size_t>(image.total()));
+  values.reserve(mask.empty() ? image.total() : static_cast<std::size_t>(cv::countNonZero(mask)));
   for (int y = 0; y < image.rows; ++y) {
     const float* row = image.ptr<float>(y);
     const std::uint8_t* m = mask.empty() ? nullptr : mask.ptr<std::uint8_t>(y);
@@ -39,12 +43,21 @@ double percentile(const cv::Mat& image, const cv::Mat& mask, double share) {
       }
     }
   }
-  if (values.empty()) {
-    return kNaN;
+  std::array<double, N> result{};
+  for (std::size_t i = 0; i < N; ++i) {
+    if (values.empty()) {
+      result[i] = kNaN;
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(std::clamp(shares[i], 0.0, 1.0) * (values.size() - 1));
+    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+    result[i] = values[k];
   }
-  const auto k = static_cast<std::size_t>(std::clamp(share, 0.0, 1.0) * (values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return values[k];
+  return result;
+}
+
+double percentile(const cv::Mat& image, const cv::Mat& mask, double share) {
+  return percentiles<1>(image, mask, {share})[0];
 }
 
 /// Least-squares line y = a + b x, refitted twice without points further than
@@ -163,12 +176,22 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     // limb half-widths removes) are looked at. The opening is done by two
     // distance transforms: as a morphological opening by a disc tens of
     // pixels wide it doubled the analysis' time.
+    // Both work within the candidates' bounding box, grown so that the
+    // distances inside it are those over the whole film.
     const double radius = std::round(0.5 * p.implantMaxWidthShare * maps.limbHalf);
-    cv::Mat inward, outward;
-    cv::distanceTransform(candidates, inward, cv::DIST_L2, cv::DIST_MASK_5);
-    const cv::Mat centres = inward > radius;
-    cv::distanceTransform(centres == 0, outward, cv::DIST_L2, cv::DIST_MASK_5);
-    candidates &= ~(outward <= radius);
+    const int margin = static_cast<int>(radius) + 2;
+    const cv::Rect bounds = cv::boundingRect(candidates);
+    const cv::Rect box = cv::Rect(bounds.x - margin, bounds.y - margin, bounds.width + 2 * margin,
+                                  bounds.height + 2 * margin) &
+                         cv::Rect(0, 0, image.cols, image.rows);
+    if (!box.empty()) {
+      cv::Mat inward, outward;
+      cv::distanceTransform(candidates(box), inward, cv::DIST_L2, cv::DIST_MASK_5);
+      const cv::Mat centres = inward > radius;
+      cv::distanceTransform(centres == 0, outward, cv::DIST_L2, cv::DIST_MASK_5);
+      cv::Mat inBox = candidates(box);
+      inBox &= ~(outward <= radius);
+    }
   }
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(candidates, labels, stats, centroids, 8);
@@ -288,8 +311,7 @@ MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, cons
   MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U),
                        cv::Mat::zeros(image.size(), CV_8U)};
   const cv::Mat rest = found == 0;
-  const double top = percentile(image, rest, 0.9995);
-  const double low = percentile(image, rest, 0.02);
+  const auto [top, low] = percentiles<2>(image, rest, {0.9995, 0.02});
   if (!(top > low)) {
     return kept;
   }
