@@ -1,12 +1,17 @@
 #include "TestSupport.h"
 #include "unionscope/pipeline/dicom/DicomScan.h"
+#include "unionscope/pipeline/dicom/SeriesLoader.h"
 #include "unionscope/sample_data/Phantom.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <nlohmann/json.hpp>
 #include <oneapi/tbb/global_control.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -205,6 +210,68 @@ TEST(Phantom, TruthFollowsTheScenario) {
       }
       EXPECT_EQ(computeUnionScores(last).union_, c.unites)
           << scenarioName(c.scenario) << " seed " << seed;
+    }
+  }
+}
+
+TEST(Phantom, RadiographMetalTruthCoversTheImplantAndNothingElse) {
+  for (const Implant implant : {Implant::None, Implant::Nail, Implant::Plate}) {
+    test::TempDir dir;
+    PatientSpec spec = makePatientSpec(7, Scenario::NormalHealing, implant, SizePreset::Small, {6});
+    spec.monochrome1 = false;
+    writePatient(spec, dir.path());
+    const json truth = readJson(dir.path() / "truth.json");
+    for (const json& series : truth["timepoints"][0]["series"]) {
+      if (series["modality"] != "DX") {
+        continue;
+      }
+      const std::string label =
+          std::string(implantName(implant)) + " " + series["view"].get<std::string>();
+      const cv::Mat mask = cv::imread(
+          (dir.path() / series["metal_mask"].get<std::string>()).string(), cv::IMREAD_GRAYSCALE);
+      ASSERT_FALSE(mask.empty()) << label;
+      const dicom::ScanResult scan =
+          dicom::scanDicom({dir.path() / series["source_files"][0].get<std::string>()});
+      const RadiographImage::Pointer image = dicom::loadRadiograph(
+          dicom::planRadiograph(scan.patients.at(0).studies.at(0).series.at(0).instances.at(0)));
+      const auto size = image->GetLargestPossibleRegion().GetSize();
+      ASSERT_EQ(mask.cols, static_cast<int>(size[0])) << label;
+      ASSERT_EQ(mask.rows, static_cast<int>(size[1])) << label;
+      const cv::Mat pixels(mask.rows, mask.cols, CV_32F, image->GetBufferPointer());
+      const int metal = cv::countNonZero(mask);
+      if (implant == Implant::None) {
+        EXPECT_EQ(metal, 0) << label;
+        continue;
+      }
+      ASSERT_GT(metal, 0) << label;
+      // Metal is the brightest thing on the film: the brightest pixels lie
+      // on the mask (within its blurred rim), and most of the mask is
+      // brighter than nearly all of the rest.
+      cv::Mat rim;
+      cv::dilate(mask, rim, cv::Mat(), cv::Point(-1, -1), 2);
+      const cv::Mat brightest = pixels >= 0.95F;
+      ASSERT_GT(cv::countNonZero(brightest), 0) << label;
+      EXPECT_GE(cv::countNonZero(brightest & rim), 0.95 * cv::countNonZero(brightest)) << label;
+      std::vector<float> rest;
+      for (int y = 0; y < mask.rows; ++y) {
+        for (int x = 0; x < mask.cols; ++x) {
+          if (rim.at<std::uint8_t>(y, x) == 0) {
+            rest.push_back(pixels.at<float>(y, x));
+          }
+        }
+      }
+      std::nth_element(rest.begin(), rest.begin() + rest.size() * 99 / 100, rest.end());
+      const float restTop = rest[rest.size() * 99 / 100];
+      EXPECT_GT(cv::countNonZero(mask & (pixels > restTop)), 0.5 * metal) << label;
+      // A nail runs down the canal through the fracture: the mask covers the
+      // middle of the true fracture line.
+      if (implant == Implant::Nail) {
+        const json& line = series["fracture_line"];
+        const cv::Point middle(
+            static_cast<int>(0.5 * (line[0][0].get<double>() + line[1][0].get<double>())),
+            static_cast<int>(0.5 * (line[0][1].get<double>() + line[1][1].get<double>())));
+        EXPECT_NE(mask.at<std::uint8_t>(middle), 0) << label;
+      }
     }
   }
 }
