@@ -359,6 +359,7 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
   // Two levels: a plate or nail first, then what is bright next to the
   // rest (screws, thinner in projection than the plate they hold).
+  double firstSoftLevel = 0.0;
   for (int level = 0; level < 2; ++level) {
     const MetalCandidates candidates = metalCandidates(image, metal, maps, p);
     if (cv::countNonZero(candidates.all) == 0) {
@@ -371,6 +372,15 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
     const cv::Mat notBone = (bone == 0) & ~excluded;
     const double softLevel = percentile(image, notBone, 0.75);
     if (std::isnan(boneLevel) || std::isnan(softLevel)) {
+      break;
+    }
+    // With a saturated nail and the brightest bone beside it left out (a
+    // wide shaft's lateral film), the second look's bone mask can take in
+    // the whole limb: what is left as soft tissue is then at the air's
+    // level, and its levels no longer tell bone from metal.
+    if (level == 0) {
+      firstSoftLevel = softLevel;
+    } else if (softLevel < p.metalSoftLevelKept * firstSoftLevel) {
       break;
     }
     const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);

@@ -551,6 +551,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"metal_share_of_max", p.metalShareOfMax},
           {"metal_ring_contrast", p.metalRingContrast},
           {"metal_above_bone", p.metalAboveBone},
+          {"metal_soft_level_kept", p.metalSoftLevelKept},
           {"metal_flatness", p.metalFlatness},
           {"metal_texture", p.metalTexture},
           {"metal_min_pixels", p.metalMinPixels},

@@ -90,6 +90,11 @@ struct RadiographAnalysisParameters {
   /// more than cortex, so even a windowed 8-bit export keeps them well above
   /// the bone's median.
   double metalAboveBone = 0.5;
+  /// The second look (screws next to the plate or nail found first) is
+  /// skipped when its soft-tissue level falls under this share of the
+  /// first look's: its bone mask then holds the whole limb (phantoms:
+  /// 0.44-1.0 normally, under 0.03 when it does).
+  double metalSoftLevelKept = 0.25;
   /// A candidate below metalAboveBone is still an implant when it is shaped
   /// like one: a plate's or a nail's projection is a long bar (its smallest
   /// enclosing rectangle this many times longer than wide; bone ends and
