@@ -174,10 +174,10 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     // At this level a nail joins the bright bone end it runs into: only
     // the thin parts (what an opening by a disc of implantMaxWidthShare
     // limb half-widths removes) are looked at. The opening is done by two
-    // distance transforms: as a morphological opening by a disc tens of
-    // pixels wide it doubled the analysis' time.
-    // Both work within the candidates' bounding box, grown so that the
-    // distances inside it are those over the whole film.
+    // distance transforms (as a morphological opening by a disc tens of
+    // pixels wide it doubled the analysis' time), both within the
+    // candidates' bounding box grown so that the distances inside it are
+    // those over the whole film.
     const double radius = std::round(0.5 * p.implantMaxWidthShare * maps.limbHalf);
     const int margin = static_cast<int>(radius) + 2;
     const cv::Rect bounds = cv::boundingRect(candidates);

@@ -1,6 +1,6 @@
 // PNG previews of a phantom visit, so that a reader sees what the generator
 // made: an axial CT slice through the fracture, a coronal reformat, and the
-// two radiographs.
+// two radiographs. Also the radiographs' metal truth, a PNG as well.
 
 #include "PhantomInternal.h"
 
