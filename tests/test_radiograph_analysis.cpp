@@ -183,18 +183,40 @@ RadiographImage::Pointer windowedTubeRadiograph() {
   return image;
 }
 
-/// Whether a closed outline encloses a point (even-odd rule).
-bool encloses(const PixelPolyline& outline, const std::array<double, 2>& point) {
-  bool inside = false;
-  for (std::size_t i = 0, j = outline.size() - 1; i < outline.size(); j = i++) {
-    const auto& a = outline[i];
-    const auto& b = outline[j];
-    if ((a[1] > point[1]) != (b[1] > point[1]) &&
-        point[0] < a[0] + (point[1] - a[1]) * (b[0] - a[0]) / (b[1] - a[1])) {
-      inside = !inside;
+/// The analysis' metal as a mask of the film's size.
+cv::Mat metalMaskOf(const RadiographAnalysisResult& result, cv::Size size) {
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  std::vector<std::vector<cv::Point>> polygons;
+  for (const PixelPolyline& outline : result.metalOutlines) {
+    std::vector<cv::Point>& polygon = polygons.emplace_back();
+    for (const auto& point : outline) {
+      polygon.emplace_back(static_cast<int>(std::lround(point[0])),
+                           static_cast<int>(std::lround(point[1])));
     }
   }
-  return inside;
+  cv::fillPoly(mask, polygons, 255);
+  return mask;
+}
+
+/// A phantom's DX film as the ingest delivers it.
+struct PhantomFilm {
+  dicom::RadiographPlan plan;
+  RadiographImage::Pointer image;
+  [[nodiscard]] RadiographView view() const {
+    return plan.view == "AP" ? RadiographView::AP : RadiographView::Lateral;
+  }
+};
+
+/// The film in `file`, or nothing when it holds no DX image.
+std::optional<PhantomFilm> loadPhantomFilm(const std::filesystem::path& file) {
+  const dicom::ScanResult scan = dicom::scanDicom({file});
+  if (scan.patients.empty() || scan.patients[0].studies[0].series[0].modality != "DX") {
+    return std::nullopt;
+  }
+  PhantomFilm film;
+  film.plan = dicom::planRadiograph(scan.patients[0].studies[0].series[0].instances[0]);
+  film.image = dicom::loadRadiograph(film.plan);
+  return film;
 }
 
 } // namespace
@@ -279,10 +301,8 @@ TEST(RadiographAnalysis, ANailDimmerThanThePlateBesideItIsFoundByItsShape) {
     }
   }
   const auto nailIsMetal = [&](const RadiographAnalysisResult& result) {
-    return std::any_of(result.metalOutlines.begin(), result.metalOutlines.end(),
-                       [&](const PixelPolyline& outline) {
-                         return encloses(outline, {columns / 2.0, 250.0});
-                       });
+    return metalMaskOf(result, {columns, static_cast<int>(size[1])})
+               .at<std::uint8_t>(250, columns / 2) != 0;
   };
   const RadiographAnalysisResult found = analyzeRadiographUnion(
       *image, 0.2, RadiographView::AP, RadiographOrientation{'L'}, Laterality::Right);
@@ -313,17 +333,12 @@ TEST(RadiographAnalysis, AThinDenseShaftIsNotTakenForANail) {
   const auto analyse = [&](const RadiographAnalysisParameters& p) {
     int withMetal = 0, films = 0;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
-      const dicom::ScanResult scan = dicom::scanDicom({entry.path()});
-      if (scan.patients.empty() || scan.patients[0].studies[0].series[0].modality != "DX") {
+      const std::optional<PhantomFilm> film = loadPhantomFilm(entry.path());
+      if (!film) {
         continue;
       }
-      const dicom::RadiographPlan plan =
-          dicom::planRadiograph(scan.patients[0].studies[0].series[0].instances[0]);
-      const RadiographImage::Pointer image = dicom::loadRadiograph(plan);
-      const RadiographAnalysisResult result =
-          analyzeRadiographUnion(*image, plan.pixelSpacingMm,
-                                 plan.view == "AP" ? RadiographView::AP : RadiographView::Lateral,
-                                 {}, Laterality::Unknown, p);
+      const RadiographAnalysisResult result = analyzeRadiographUnion(
+          *film->image, film->plan.pixelSpacingMm, film->view(), {}, Laterality::Unknown, p);
       ++films;
       withMetal += result.metalPresent ? 1 : 0;
     }
@@ -486,21 +501,6 @@ struct RadiographTally {
   long long metalTruth = 0, metalTruthFound = 0, metalFound = 0, metalFoundTrue = 0;
 };
 
-/// The analysis' metal as a mask of the film's size.
-cv::Mat metalMaskOf(const RadiographAnalysisResult& result, cv::Size size) {
-  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
-  std::vector<std::vector<cv::Point>> polygons;
-  for (const PixelPolyline& outline : result.metalOutlines) {
-    std::vector<cv::Point>& polygon = polygons.emplace_back();
-    for (const auto& point : outline) {
-      polygon.emplace_back(static_cast<int>(std::lround(point[0])),
-                           static_cast<int>(std::lround(point[1])));
-    }
-  }
-  cv::fillPoly(mask, polygons, 255);
-  return mask;
-}
-
 /// Adds one film's metal to the tally; returns its (recall, precision).
 std::pair<double, double> tallyMetal(const cv::Mat& truth, const cv::Mat& found, double pixelMm,
                                      RadiographTally& tally) {
@@ -558,17 +558,15 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
         continue;
       }
       const std::filesystem::path file = dir.path() / series["source_files"][0].get<std::string>();
-      const dicom::ScanResult scan = dicom::scanDicom({file});
-      ASSERT_EQ(scan.patients.size(), 1U) << file;
-      const dicom::RadiographPlan plan =
-          dicom::planRadiograph(scan.patients[0].studies[0].series[0].instances[0]);
-      const RadiographImage::Pointer image = dicom::loadRadiograph(plan);
-      const RadiographView view = plan.view == "AP" ? RadiographView::AP : RadiographView::Lateral;
+      const std::optional<PhantomFilm> film = loadPhantomFilm(file);
+      ASSERT_TRUE(film.has_value()) << file;
+      const dicom::RadiographPlan& plan = film->plan;
+      const RadiographImage& image = *film->image;
       const RadiographAnalysisResult result = analyzeRadiographUnion(
-          *image, plan.pixelSpacingMm, view, RadiographOrientation{plan.columnsToward},
+          image, plan.pixelSpacingMm, film->view(), RadiographOrientation{plan.columnsToward},
           plan.laterality == "R" ? Laterality::Right : Laterality::Left);
       if (debug) {
-        writeRadiographOverlay(*image, result,
+        writeRadiographOverlay(image, result,
                                *debug / fmt::format("phantom{}_{}_{}.png", spec.seed,
                                                     visit["label"].get<std::string>(), plan.view));
       }

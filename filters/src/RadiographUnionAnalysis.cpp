@@ -384,23 +384,33 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
       break;
     }
     const double required = boneLevel + p.metalAboveBone * std::max(0.0, boneLevel - softLevel);
-    cv::Mat labels;
-    const int count = cv::connectedComponents(candidates.all, labels, 8);
+    cv::Mat labels, stats, centroids;
+    const int count = cv::connectedComponentsWithStats(candidates.all, labels, stats, centroids, 8);
     int added = 0;
     for (int l = 1; l < count; ++l) {
-      const cv::Mat component = labels == l;
+      // Each component is looked at within its own box, not as a mask of
+      // the whole film.
+      const cv::Rect box(stats.at<int>(l, cv::CC_STAT_LEFT), stats.at<int>(l, cv::CC_STAT_TOP),
+                         stats.at<int>(l, cv::CC_STAT_WIDTH), stats.at<int>(l, cv::CC_STAT_HEIGHT));
+      const cv::Mat component = labels(box) == l;
       // What the lower level found is a nail or nothing: it is bright next
       // to bone by construction, so brightness does not decide for it.
-      const cv::Mat nail = component & candidates.nailShaped;
-      const cv::Mat other = component & ~candidates.nailShaped;
-      if (cv::countNonZero(other) > 0 && (percentile(image, other, 0.5) >= required ||
-                                          cv::countNonZero(other & candidates.implantShaped) > 0)) {
-        metal.setTo(255, other);
+      const cv::Mat nail = component & candidates.nailShaped(box);
+      const cv::Mat other = component & ~candidates.nailShaped(box);
+      if (cv::countNonZero(other) > 0 &&
+          (percentile(image(box), other, 0.5) >= required ||
+           cv::countNonZero(other & candidates.implantShaped(box)) > 0)) {
+        metal(box).setTo(255, other);
         ++added;
       }
-      if (cv::countNonZero(nail) > 0 && boneBeside(nail, plainBone) >= p.nailMinBoneBeside) {
-        metal.setTo(255, nail);
-        ++added;
+      if (cv::countNonZero(nail) > 0) {
+        // The band beside the nail reaches beyond its box.
+        cv::Mat wholeNail = cv::Mat::zeros(image.size(), CV_8U);
+        wholeNail(box).setTo(255, nail);
+        if (boneBeside(wholeNail, plainBone) >= p.nailMinBoneBeside) {
+          metal(box).setTo(255, nail);
+          ++added;
+        }
       }
     }
     if (added == 0) {
