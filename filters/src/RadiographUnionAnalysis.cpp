@@ -1588,7 +1588,14 @@ CallusBand callusOutside(const Straightened& st, const ShaftModel& m, const Line
   const int reach = std::max(3, static_cast<int>(std::lround(0.5 * m.width)));
   const int zone = std::max(3, static_cast<int>(std::lround(1.0 * m.width)));
   const int refFar = static_cast<int>(std::lround(4 * m.width));
-  const double refNear = 1.5 * m.width;
+  // The reference rows start 1.5 widths from the gap, or, on a film too
+  // short to leave a few rows there, at the farthest quarter width of the
+  // shaft.
+  const double farthest = std::max(gapRow - m.firstShaftRow, m.lastShaftRow - gapRow);
+  const double refNear = farthest >= 1.5 * m.width + 3
+                             ? 1.5 * m.width
+                             : std::max(p.callusReferenceNearestWidths * m.width,
+                                        farthest - std::max(3.0, 0.25 * m.width));
   const auto sample = [&](int i, int d) -> double {
     const int j = static_cast<int>(std::lround(edge.at(i))) + outward * d;
     if (i < 0 || i >= st.rows() || j < 0 || j >= st.cols() ||

@@ -580,6 +580,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"bridging_contrast", p.bridgingContrast},
           {"remodelled_contrast", p.remodelledContrast},
           {"callus_contrast", p.callusContrast},
+          {"callus_reference_nearest_widths", p.callusReferenceNearestWidths},
           {"collar_contrast", p.collarContrast},
           {"collar_bridged_share", p.collarBridgedShare},
           {"metal_cover_share", p.metalCoverShare},

@@ -196,6 +196,13 @@ struct RadiographAnalysisParameters {
   /// contrast above the soft tissue at the same distance from the shaft
   /// away from the fracture.
   double callusContrast = 0.15;
+  /// The soft tissue the callus is compared with is taken 1.5-4 shaft
+  /// widths from the gap. A short film (collimated to the fracture, or a
+  /// wide bone on a small cassette) may not reach that far: the reference
+  /// then moves in as far as the shaft reaches, but never nearer than this
+  /// many widths (a periosteal collar tapers off within about half to
+  /// three quarters of a width of the gap).
+  double callusReferenceNearestWidths = 0.75;
   /// Callus present: the collar just outside the cortex beside the gap is
   /// denser than the soft tissue at the same distance from the shaft away
   /// from the fracture by this share of the cortex's contrast. Woven callus
