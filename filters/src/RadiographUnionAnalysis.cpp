@@ -162,7 +162,15 @@ struct MetalCandidates {
   cv::Mat all;           ///< CV_8U
   cv::Mat implantShaped; ///< CV_8U, a subset of all
   cv::Mat nailShaped;    ///< CV_8U, a subset of all: implant shapes of the lower level
+  /// CV_8U, a subset of all: large and partly in the air (an external
+  /// fixator's frame and pins, or a border strip, or a label).
+  cv::Mat external;
 };
+
+/// The width of the ring a metal candidate is compared with, in pixels.
+int ringWidth(const cv::Mat& image) {
+  return std::max(3, static_cast<int>(std::lround(0.006 * std::max(image.rows, image.cols))));
+}
 
 /// Candidates of one level: above `share` of the range. Below
 /// metalShareOfMax only what is shaped like an implant counts (`shapeOnly`).
@@ -206,8 +214,7 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     ++edgeCounts[static_cast<std::size_t>(labels.at<int>(y, 0))][2];
     ++edgeCounts[static_cast<std::size_t>(labels.at<int>(y, image.cols - 1))][3];
   }
-  const int ring =
-      std::max(3, static_cast<int>(std::lround(0.006 * std::max(image.rows, image.cols))));
+  const int ring = ringWidth(image);
   const cv::Mat element =
       cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * ring + 1, 2 * ring + 1));
   const double implantMinPixels = p.implantMinAreaShare * static_cast<double>(image.total());
@@ -273,11 +280,18 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
       continue;
     }
     // Implants lie in the limb: what has air around it is a lead marker or
-    // a label.
+    // a label. An external fixator's frame stands in the air too, but its
+    // pins run through the soft tissue into the bone: a large component
+    // with a fair part of its ring in the limb is kept as a candidate
+    // (findMetal asks it to reach the bone).
     const double inLimb =
         cv::countNonZero(around & (image(box) > low + p.implantTissueShare * range)) /
         static_cast<double>(cv::countNonZero(around));
     if (inLimb < p.implantMinLimbShare) {
+      if (!shapeOnly && area >= implantMinPixels && inLimb >= p.fixatorMinLimbShare) {
+        kept.external(box).setTo(255, inside);
+        kept.all(box).setTo(255, inside);
+      }
       continue;
     }
     if (!shapeOnly) {
@@ -309,7 +323,7 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
 MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, const TissueMaps& maps,
                                 const RadiographAnalysisParameters& p) {
   MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U),
-                       cv::Mat::zeros(image.size(), CV_8U)};
+                       cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U)};
   const cv::Mat rest = found == 0;
   const auto [top, low] = percentiles<2>(image, rest, {0.9995, 0.02});
   if (!(top > low)) {
@@ -345,6 +359,22 @@ double boneBeside(const cv::Mat& nail, const cv::Mat& bone) {
     return out;
   };
   const cv::Mat band = grown(1.2 * halfWidth) & ~grown(0.5 * halfWidth);
+  const int total = cv::countNonZero(band);
+  return total > 0 ? static_cast<double>(cv::countNonZero(band & bone)) / total : 0.0;
+}
+
+/// The share of bone in a band just beyond a component's blurred rim
+/// (`ring` - 1 to `ring` + 1 pixels out): the rim of anything bright stands
+/// out of its surroundings like bone, what lies beyond it does not.
+double boneBeyondRim(const cv::Mat& component, const cv::Mat& bone, int ring) {
+  const auto grown = [&](int radius) {
+    cv::Mat out;
+    cv::dilate(
+        component, out,
+        cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
+    return out;
+  };
+  const cv::Mat band = grown(ring + 1) & ~grown(ring - 1);
   const int total = cv::countNonZero(band);
   return total > 0 ? static_cast<double>(cv::countNonZero(band & bone)) / total : 0.0;
 }
@@ -393,6 +423,12 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
       const cv::Rect box(stats.at<int>(l, cv::CC_STAT_LEFT), stats.at<int>(l, cv::CC_STAT_TOP),
                          stats.at<int>(l, cv::CC_STAT_WIDTH), stats.at<int>(l, cv::CC_STAT_HEIGHT));
       const cv::Mat component = labels(box) == l;
+      // Standing partly in the air, only an external fixator is metal: its
+      // pins reach the bone; a border strip or a label does not.
+      if (cv::countNonZero(component & candidates.external(box)) > 0 &&
+          boneBeyondRim(labels == l, plainBone, ringWidth(image)) < p.fixatorMinBoneBeyond) {
+        continue;
+      }
       // What the lower level found is a nail or nothing: it is bright next
       // to bone by construction, so brightness does not decide for it.
       const cv::Mat nail = component & candidates.nailShaped(box);
@@ -568,7 +604,18 @@ cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
   if (recoverBone) {
     bone = withBoneRecovered(contrast, tissue, bone, p);
   }
-  bone |= metal;
+  // Metal in the limb is part of the bone it holds (a nail in the canal, a
+  // plate on the cortex, screws through it). An external fixator's frame
+  // stands in the air beside the limb: joined to the bone by its pins, it
+  // would become the largest bone on the film. Only metal near the limb's
+  // own tissue counts.
+  if (cv::countNonZero(metal) > 0) {
+    cv::Mat awayFromTissue;
+    cv::distanceTransform(tissue == 0, awayFromTissue, cv::DIST_L2, cv::DIST_MASK_3);
+    const cv::Mat inLimb = awayFromTissue <= p.metalInLimbReach * maps.limbHalf;
+    bone &= ~metal | inLimb;
+    bone |= metal & inLimb;
+  }
   cv::morphologyEx(bone, bone, cv::MORPH_OPEN, cv::Mat());
   cv::morphologyEx(bone, bone, cv::MORPH_CLOSE, cv::Mat());
   return bone;

@@ -133,6 +133,19 @@ struct RadiographAnalysisParameters {
   /// markers and labels lie in air beside the limb.
   double implantMinLimbShare = 0.6;
   double implantTissueShare = 0.15;
+  /// ... except an external fixator: a large component (implantMinAreaShare
+  /// of the film or more) with at least this share of its ring in the limb
+  /// (its frame stands in the air, its pins run into the bone)...
+  double fixatorMinLimbShare = 0.2;
+  /// ... and with bone in at least this share of a band just beyond its
+  /// blurred rim (where its pins enter the bone). A label in the air has
+  /// none; a bright strip between two exposures of one film can have more
+  /// (FracAtlas 0003: 0.29, against 0.09 and 0.22 for a painted fixator).
+  double fixatorMinBoneBeyond = 0.05;
+  /// Metal joins the bone mask (a nail in the canal, a plate on the cortex)
+  /// only within this many limb half-widths of the limb's tissue: a
+  /// fixator's frame in the air beside the limb is no bone.
+  double metalInLimbReach = 0.25;
   /// Metal components smaller than this (pixels at working resolution) are
   /// noise or text markers' specks.
   int metalMinPixels = 12;
