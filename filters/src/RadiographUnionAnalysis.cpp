@@ -610,11 +610,20 @@ cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
   // would become the largest bone on the film. Only metal near the limb's
   // own tissue counts.
   if (cv::countNonZero(metal) > 0) {
+    // Within the metal's box grown by the reach: the tissue any metal pixel
+    // is near lies inside it.
+    const double reach = p.metalInLimbReach * maps.limbHalf;
+    const int margin = static_cast<int>(std::ceil(reach)) + 1;
+    const cv::Rect bounds = cv::boundingRect(metal);
+    const cv::Rect box = cv::Rect(bounds.x - margin, bounds.y - margin, bounds.width + 2 * margin,
+                                  bounds.height + 2 * margin) &
+                         cv::Rect(0, 0, metal.cols, metal.rows);
     cv::Mat awayFromTissue;
-    cv::distanceTransform(tissue == 0, awayFromTissue, cv::DIST_L2, cv::DIST_MASK_3);
-    const cv::Mat inLimb = awayFromTissue <= p.metalInLimbReach * maps.limbHalf;
-    bone &= ~metal | inLimb;
-    bone |= metal & inLimb;
+    cv::distanceTransform(tissue(box) == 0, awayFromTissue, cv::DIST_L2, cv::DIST_MASK_3);
+    const cv::Mat inLimb = awayFromTissue <= reach;
+    cv::Mat boneInBox = bone(box);
+    boneInBox &= ~metal(box) | inLimb;
+    boneInBox |= metal(box) & inLimb;
   }
   cv::morphologyEx(bone, bone, cv::MORPH_OPEN, cv::Mat());
   cv::morphologyEx(bone, bone, cv::MORPH_CLOSE, cv::Mat());
