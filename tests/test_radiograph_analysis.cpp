@@ -775,7 +775,24 @@ TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusColla
   EXPECT_EQ(films, 2);
 }
 
-TEST(RadiographAnalysis, AnExternalFixatorBesideTheLimbIsMetalNotBone) {
+namespace {
+
+/// What a drawing on a film is checked against: the film analysed as it is.
+struct PaintedFilm {
+  std::string view;
+  RadiographAnalysisResult plain, painted;
+  cv::Mat drawn;                          ///< CV_8U, what was drawn
+  double mm = 0;                          ///< pixels per mm
+  double axisColumn = 0, fractureRow = 0; ///< of the plain film
+};
+
+/// The seed-300 healing visit's two films, each analysed as it is and
+/// again after `paint` drew into it (returning the mask of what it drew,
+/// given the plain film's pixels, its axis column, fracture row and
+/// pixels per mm).
+std::vector<PaintedFilm>
+paintedPhantomFilms(const std::function<cv::Mat(cv::Mat&, double, double, double)>& paint,
+                    const std::string& debugName) {
   test::TempDir dir;
   phantom::PatientSpec spec =
       phantom::makePatientSpec(300, phantom::Scenario::NormalHealing, phantom::Implant::None,
@@ -784,61 +801,110 @@ TEST(RadiographAnalysis, AnExternalFixatorBesideTheLimbIsMetalNotBone) {
   phantom::writePatient(spec, dir.path());
   std::ifstream in(dir.path() / "truth.json");
   const nlohmann::json truth = nlohmann::json::parse(in);
+  std::vector<PaintedFilm> films;
   for (const nlohmann::json& series : truth["timepoints"][0]["series"]) {
     if (series["modality"] != "DX") {
       continue;
     }
     const std::optional<PhantomFilm> film =
         loadPhantomFilm(dir.path() / series["source_files"][0].get<std::string>());
-    ASSERT_TRUE(film.has_value());
+    if (!film) {
+      ADD_FAILURE() << "no DX image in " << series["source_files"][0];
+      continue;
+    }
     const auto analyze = [&](const RadiographImage& image) {
       return analyzeRadiographUnion(image, film->plan.pixelSpacingMm, film->view(),
                                     RadiographOrientation{film->plan.columnsToward},
                                     film->plan.laterality == "R" ? Laterality::Right
                                                                  : Laterality::Left);
     };
-    const RadiographAnalysisResult plain = analyze(*film->image);
-    ASSERT_TRUE(plain.fractureFound);
-    // A uniplanar fixator: a bar parallel to the shaft in the air beside the
-    // limb, and four pins from it through the soft tissue into the bone.
+    PaintedFilm out;
+    out.view = film->plan.view;
+    out.plain = analyze(*film->image);
+    out.mm = 1.0 / film->plan.pixelSpacingMm;
+    out.axisColumn = 0.5 * (out.plain.shaftAxis[0][0] + out.plain.shaftAxis[1][0]);
+    out.fractureRow = 0.5 * (out.plain.fractureLine[0][1] + out.plain.fractureLine[1][1]);
     const auto size = film->image->GetLargestPossibleRegion().GetSize();
     const int cols = static_cast<int>(size[0]), rows = static_cast<int>(size[1]);
-    cv::Mat pixels(rows, cols, CV_32F, film->image->GetBufferPointer());
-    const double mm = 1.0 / film->plan.pixelSpacingMm;
-    const double axisColumn = 0.5 * (plain.shaftAxis[0][0] + plain.shaftAxis[1][0]);
-    const double fractureRow = 0.5 * (plain.fractureLine[0][1] + plain.fractureLine[1][1]);
+    auto image = rowsOf(*film->image, 0, rows);
+    cv::Mat pixels(rows, cols, CV_32F, image->GetBufferPointer());
+    out.drawn = paint(pixels, out.axisColumn, out.fractureRow, out.mm);
+    out.painted = analyze(*image);
+    if (const std::optional<std::filesystem::path> debug = debugDirectory()) {
+      writeRadiographOverlay(*image, out.painted, *debug / (debugName + "_" + out.view + ".png"));
+    }
+    films.push_back(std::move(out));
+  }
+  EXPECT_EQ(films.size(), 2U);
+  return films;
+}
+
+/// The painted film still shows the plain film's shaft and fracture line.
+void expectSameShaftAndLine(const PaintedFilm& film) {
+  SCOPED_TRACE(film.view);
+  ASSERT_TRUE(film.plain.fractureFound);
+  EXPECT_NEAR(film.painted.shaftWidthPixels, film.plain.shaftWidthPixels,
+              0.1 * film.plain.shaftWidthPixels);
+  EXPECT_NEAR(0.5 * (film.painted.shaftAxis[0][0] + film.painted.shaftAxis[1][0]), film.axisColumn,
+              3 * film.mm);
+  ASSERT_TRUE(film.painted.fractureFound);
+  EXPECT_NEAR(0.5 * (film.painted.fractureLine[0][1] + film.painted.fractureLine[1][1]),
+              film.fractureRow, 3 * film.mm);
+}
+
+} // namespace
+
+TEST(RadiographAnalysis, AnExternalFixatorBesideTheLimbIsMetalNotBone) {
+  // A uniplanar fixator: a bar parallel to the shaft in the air beside the
+  // limb, and four pins from it through the soft tissue into the bone.
+  const auto fixator = [](cv::Mat& pixels, double axisColumn, double fractureRow, double mm) {
     const int barColumn = static_cast<int>(std::lround(axisColumn - 70 * mm));
-    ASSERT_GT(barColumn - 6 * mm, 0);
-    cv::Mat fixator = cv::Mat::zeros(rows, cols, CV_8U);
-    cv::rectangle(fixator, cv::Point(static_cast<int>(barColumn - 5 * mm), 0),
-                  cv::Point(static_cast<int>(barColumn + 5 * mm), rows - 1), 255, cv::FILLED);
+    EXPECT_GT(barColumn - 6 * mm, 0);
+    cv::Mat drawn = cv::Mat::zeros(pixels.size(), CV_8U);
+    cv::rectangle(drawn, cv::Point(static_cast<int>(barColumn - 5 * mm), 0),
+                  cv::Point(static_cast<int>(barColumn + 5 * mm), pixels.rows - 1), 255,
+                  cv::FILLED);
     for (const double along : {-45.0, -30.0, 30.0, 45.0}) {
       const int row = static_cast<int>(std::lround(fractureRow + along * mm));
       cv::rectangle(
-          fixator, cv::Point(barColumn, static_cast<int>(row - 2.5 * mm)),
+          drawn, cv::Point(barColumn, static_cast<int>(row - 2.5 * mm)),
           cv::Point(static_cast<int>(axisColumn + 8 * mm), static_cast<int>(row + 2.5 * mm)), 255,
           cv::FILLED);
     }
-    cv::Mat fixed = pixels.clone();
-    fixed.setTo(1.0F, fixator);
-    cv::GaussianBlur(fixed, fixed, cv::Size(), 1.0);
-    auto image = rowsOf(*film->image, 0, rows);
-    std::copy_n(fixed.ptr<float>(), static_cast<std::size_t>(rows) * cols,
-                image->GetBufferPointer());
-    const RadiographAnalysisResult withFixator = analyze(*image);
-    if (const std::optional<std::filesystem::path> debug = debugDirectory()) {
-      writeRadiographOverlay(*image, withFixator, *debug / ("fixator_" + film->plan.view + ".png"));
+    pixels.setTo(1.0F, drawn);
+    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
+    return drawn;
+  };
+  for (const PaintedFilm& film : paintedPhantomFilms(fixator, "fixator")) {
+    expectSameShaftAndLine(film);
+    SCOPED_TRACE(film.view);
+    EXPECT_TRUE(film.painted.metalPresent);
+    const cv::Mat found = metalMaskOf(film.painted, film.drawn.size());
+    EXPECT_GE(cv::countNonZero(found & film.drawn), 0.8 * cv::countNonZero(film.drawn));
+  }
+}
+
+TEST(RadiographAnalysis, ARulerBesideTheLimbIsNotTheBone) {
+  // A radiopaque ruler's markings in the air beside the limb: a spine down
+  // the film with a tick every 10 mm, longer every 50 mm.
+  const auto ruler = [](cv::Mat& pixels, double axisColumn, double, double mm) {
+    const int spine = static_cast<int>(std::lround(axisColumn - 60 * mm));
+    EXPECT_GT(spine - 12 * mm, 0);
+    cv::Mat drawn = cv::Mat::zeros(pixels.size(), CV_8U);
+    cv::rectangle(drawn, cv::Point(spine, 0),
+                  cv::Point(static_cast<int>(spine + 1.5 * mm), pixels.rows - 1), 255, cv::FILLED);
+    for (int tick = 0; tick * 10 * mm < pixels.rows; ++tick) {
+      const int row = static_cast<int>(std::lround(tick * 10 * mm));
+      const double length = tick % 5 == 0 ? 12 : 6;
+      cv::rectangle(drawn, cv::Point(static_cast<int>(spine - length * mm), row),
+                    cv::Point(spine, static_cast<int>(row + 1 * mm)), 255, cv::FILLED);
     }
-    SCOPED_TRACE(film->plan.view);
-    EXPECT_TRUE(withFixator.metalPresent);
-    EXPECT_NEAR(withFixator.shaftWidthPixels, plain.shaftWidthPixels, 0.1 * plain.shaftWidthPixels);
-    EXPECT_NEAR(0.5 * (withFixator.shaftAxis[0][0] + withFixator.shaftAxis[1][0]), axisColumn,
-                3 * mm);
-    ASSERT_TRUE(withFixator.fractureFound);
-    EXPECT_NEAR(0.5 * (withFixator.fractureLine[0][1] + withFixator.fractureLine[1][1]),
-                fractureRow, 3 * mm);
-    const cv::Mat found = metalMaskOf(withFixator, fixed.size());
-    EXPECT_GE(cv::countNonZero(found & fixator), 0.8 * cv::countNonZero(fixator));
+    pixels.setTo(0.95F, drawn);
+    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
+    return drawn;
+  };
+  for (const PaintedFilm& film : paintedPhantomFilms(ruler, "ruler")) {
+    expectSameShaftAndLine(film);
   }
 }
 
