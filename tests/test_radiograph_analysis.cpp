@@ -908,6 +908,50 @@ TEST(RadiographAnalysis, ARulerBesideTheLimbIsNotTheBone) {
   }
 }
 
+TEST(RadiographAnalysis, ACastAroundTheLimbIsNotTheBone) {
+  // A plaster cast: a shell 6 mm thick, 8 mm clear of the skin, as a
+  // projection shows it: densest where its walls are seen edge-on.
+  const auto cast = [](cv::Mat& pixels, double, double fractureRow, double mm) {
+    const float* row = pixels.ptr<float>(static_cast<int>(fractureRow));
+    int left = pixels.cols, right = -1;
+    for (int x = 0; x < pixels.cols; ++x) {
+      if (row[x] > 0.1F) {
+        left = std::min(left, x);
+        right = std::max(right, x);
+      }
+    }
+    EXPECT_LT(left, right);
+    const double centre = 0.5 * (left + right);
+    const double inner = 0.5 * (right - left) + 8 * mm, outer = inner + 6 * mm;
+    cv::Mat drawn = cv::Mat::zeros(pixels.size(), CV_8U);
+    for (int x = 0; x < pixels.cols; ++x) {
+      const double u = x - centre;
+      if (std::abs(u) >= outer) {
+        continue;
+      }
+      const double chord =
+          2 * (std::sqrt(outer * outer - u * u) - std::sqrt(std::max(0.0, inner * inner - u * u)));
+      const auto add =
+          static_cast<float>(0.25 * chord / (2 * std::sqrt(outer * outer - inner * inner)));
+      for (int y = 0; y < pixels.rows; ++y) {
+        pixels.at<float>(y, x) = std::min(1.0F, pixels.at<float>(y, x) + add);
+      }
+      drawn.col(x).setTo(255);
+    }
+    return drawn;
+  };
+  for (const PaintedFilm& film : paintedPhantomFilms(cast, "cast")) {
+    expectSameShaftAndLine(film);
+    SCOPED_TRACE(film.view);
+    EXPECT_FALSE(film.painted.metalPresent);
+    // The callus and the bridging are read against the tissue beside them,
+    // which the cast raises as much as the callus.
+    for (std::size_t side = 0; side < 2; ++side) {
+      EXPECT_EQ(film.painted.sides[side].score.category, film.plain.sides[side].score.category);
+    }
+  }
+}
+
 TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplays) {
   const RadiographTally tally = evaluatePhantomCohort([](phantom::PatientSpec&) {}, true);
   const double agreement = agreementOf(tally);
