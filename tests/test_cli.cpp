@@ -31,6 +31,35 @@ CommandResult writeNormalPhantom(const fs::path& out, int seed) {
                        " --out " + out.string());
 }
 
+/// Checks each radiograph of a visit against the other view's line: the
+/// note that this view cannot show the gap appears exactly when the other
+/// view's line is 30 degrees or more off the cross-section. Returns how
+/// many radiographs carry it.
+int obliqueToBeamNotes(const nlohmann::json& timepoint) {
+  int notes = 0;
+  for (const auto& series : timepoint["series"]) {
+    if (series["modality"] == "CT" || series["status"] != "ok") {
+      continue;
+    }
+    const auto& tilt = series["fracture_tilt_deg"];
+    EXPECT_TRUE(tilt.is_null() || (tilt.get<double>() >= 0 && tilt.get<double>() <= 90));
+    double otherTilt = 0;
+    for (const auto& other : timepoint["series"]) {
+      if (other["modality"] != "CT" && other["view"] != series["view"] &&
+          other.contains("fracture_tilt_deg") && other["fracture_tilt_deg"].is_number()) {
+        otherTilt = std::max(otherTilt, other["fracture_tilt_deg"].get<double>());
+      }
+    }
+    bool noted = false;
+    for (const auto& note : series["notes"]) {
+      noted = noted || note.get<std::string>().find("off the cross-section") != std::string::npos;
+    }
+    EXPECT_EQ(noted, otherTilt >= 30.0) << series.dump();
+    notes += noted ? 1 : 0;
+  }
+  return notes;
+}
+
 } // namespace
 
 TEST(Cli, VersionAndHelp) {
@@ -165,6 +194,24 @@ TEST(Cli, OutputIsIdenticalWithOneOrTwoThreads) {
   }
 }
 
+TEST(Cli, ASteepFractureLineOnOneViewIsNotedOnTheOther) {
+  // Seed 15: the lateral films of W12 and W24 show the oblique plane about
+  // 35 degrees off the cross-section, so the AP films cannot show its gap.
+  TempDir dir;
+  const std::string patient = (dir.path() / "patient").string();
+  ASSERT_EQ(writeNormalPhantom(patient, 15).exitCode, 0);
+  ASSERT_EQ(
+      runUnionscope("analyze " + patient + "/dicom --out " + (dir.path() / "a").string()).exitCode,
+      0);
+  const auto report =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "a" / "report.json"));
+  int notes = 0;
+  for (const auto& tp : report["timepoints"]) {
+    notes += obliqueToBeamNotes(tp);
+  }
+  EXPECT_GE(notes, 1);
+}
+
 TEST(Cli, InspectReportsMissingPaths) {
   const CommandResult r = runUnionscope("inspect --json /nonexistent/unionscope");
   EXPECT_EQ(r.exitCode, 1);
@@ -213,6 +260,7 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
         EXPECT_EQ(series["cortices"].size(), 2U);
         EXPECT_TRUE(series["cortices"].contains(ap ? "medial" : "anterior")) << series.dump();
         EXPECT_TRUE(series["cortices"].contains(ap ? "lateral" : "posterior")) << series.dump();
+        obliqueToBeamNotes(tp);
         EXPECT_TRUE(fs::exists(dir.path() / "a" / "images" /
                                series["explanation_image"].get<std::string>()));
       }

@@ -367,6 +367,19 @@ TEST(RadiographAnalysis, AnIntactTubeShowsNoFractureLine) {
   }
 }
 
+TEST(RadiographAnalysis, AFracturePlaneSteepOnOneViewIsNotedOnTheOther) {
+  EXPECT_FALSE(obliqueToBeamNote(RadiographView::Lateral, 29.9).has_value());
+  EXPECT_FALSE(obliqueToBeamNote(RadiographView::Lateral, std::nan("")).has_value());
+  EXPECT_FALSE(obliqueToBeamNote(RadiographView::Unknown, 45.0).has_value());
+  const std::optional<std::string> note = obliqueToBeamNote(RadiographView::Lateral, 34.4);
+  ASSERT_TRUE(note.has_value());
+  EXPECT_NE(note->find("lateral view"), std::string::npos) << *note;
+  EXPECT_NE(note->find("34 degrees"), std::string::npos) << *note;
+  RadiographAnalysisParameters stricter;
+  stricter.obliqueToBeamNoteDeg = 40;
+  EXPECT_FALSE(obliqueToBeamNote(RadiographView::AP, 34.4, stricter).has_value());
+}
+
 TEST(RadiographAnalysis, CortexNamesFollowViewOrientationAndSide) {
   std::vector<std::string> notes;
   // AP, columns toward the patient's left: a left limb's medial side is the
@@ -492,6 +505,9 @@ namespace {
 
 struct RadiographTally {
   int confusion[4][4] = {}; ///< truth x measured
+  /// Where the line is within 3 mm: |measured - true| angle to the shaft's
+  /// cross-section, degrees.
+  std::vector<double> tiltErrorsDeg;
   int cortices = 0, agree = 0, notAssessable = 0, obscuredRight = 0;
   int visits = 0, unionAgree = 0;
   int linesNearTruth = 0, radiographs = 0;
@@ -545,6 +561,17 @@ double lineDistance(const std::array<std::array<double, 2>, 2>& a, const nlohman
   return 0.5 * (std::abs(rowAt(t[0][0]) - t[0][1]) + std::abs(rowAt(t[1][0]) - t[1][1]));
 }
 
+/// The truth's fracture line's angle to the cross-section of the shaft the
+/// analysis found, degrees.
+double tiltToAxisDeg(const nlohmann::json& line, const RadiographAnalysisResult& result) {
+  const double ax = result.shaftAxis[1][0] - result.shaftAxis[0][0];
+  const double ay = result.shaftAxis[1][1] - result.shaftAxis[0][1];
+  const double lx = line[1][0].get<double>() - line[0][0].get<double>();
+  const double ly = line[1][1].get<double>() - line[0][1].get<double>();
+  const double along = std::abs(ax * lx + ay * ly) / (std::hypot(ax, ay) * std::hypot(lx, ly));
+  return std::asin(std::min(1.0, along)) * 180.0 / M_PI;
+}
+
 void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTally& tally,
                                 bool verbose) {
   test::TempDir dir;
@@ -583,6 +610,10 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
               ? lineDistance(result.fractureLine, series["fracture_line"]) * plan.pixelSpacingMm
               : 1e9;
       tally.linesNearTruth += lineErrorMm <= 3.0 ? 1 : 0;
+      if (lineErrorMm <= 3.0) {
+        tally.tiltErrorsDeg.push_back(
+            std::abs(result.fractureTiltDeg - tiltToAxisDeg(series["fracture_line"], result)));
+      }
       if (verbose) {
         std::printf("  seed %llu %s/%s %s %s: fracture line %.1f mm from truth; metal found "
                     "%.2f of the truth, %.2f of it true\n",
@@ -969,6 +1000,14 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
               agreementWithoutImplant);
   std::printf("metal: %.3f of the true metal found, %.3f of what was found true\n",
               metalRecallOf(tally), metalPrecisionOf(tally));
+  std::vector<double> tilt = tally.tiltErrorsDeg;
+  std::sort(tilt.begin(), tilt.end());
+  ASSERT_FALSE(tilt.empty());
+  const double tiltMedian = tilt[tilt.size() / 2];
+  const double tilt90 = tilt[tilt.size() * 9 / 10];
+  std::printf("fracture line's angle to the cross-section, where the line is within 3 mm: "
+              "error median %.1f, 90th percentile %.1f degrees\n",
+              tiltMedian, tilt90);
   std::printf("confusion (rows truth 1-4, columns measured 1-4):\n");
   for (const auto& row : tally.confusion) {
     std::printf("  %4d %4d %4d %4d\n", row[0], row[1], row[2], row[3]);
@@ -979,6 +1018,10 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   EXPECT_GE(agreement, 0.77);
   EXPECT_GE(unionAgreementOf(tally), 0.87);
   EXPECT_GE(tally.linesNearTruth, 74);
+  // The line's angle says how far the plane runs along the other view's
+  // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.3 degrees.
+  EXPECT_LE(tiltMedian, 2.0);
+  EXPECT_LE(tilt90, 10.0);
   // Implants against the generator's metal truth (a screw's tip or a plate's
   // rim within 1 mm either way is not counted).
   EXPECT_GE(metalRecallOf(tally), 0.88);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -1967,6 +1968,20 @@ std::array<double, 2> toOriginal(const cv::Point2d& working, double scale) {
 
 } // namespace
 
+std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double otherTiltDeg,
+                                             const RadiographAnalysisParameters& p) {
+  if (!(otherTiltDeg >= p.obliqueToBeamNoteDeg) || otherView == RadiographView::Unknown) {
+    return std::nullopt;
+  }
+  char note[200];
+  std::snprintf(note, sizeof note,
+                "the %s view shows the fracture plane %.0f degrees off the cross-section: on "
+                "this view its gap is not seen in profile, and a cleft cortex can read as "
+                "bridged",
+                otherView == RadiographView::AP ? "AP" : "lateral", otherTiltDeg);
+  return std::string(note);
+}
+
 std::array<std::optional<Cortex>, 2> cortexOfSides(RadiographView view,
                                                    RadiographOrientation orientation,
                                                    Laterality laterality,
@@ -2139,6 +2154,9 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // The line as each cortex shows it: from one side's gap to the other's.
   result.fractureLine = {toOriginal(st.working(gapRows[0], gapColumns[0]), scale),
                          toOriginal(st.working(gapRows[1], gapColumns[1]), scale)};
+  result.fractureTiltDeg = std::atan2(std::abs(gapRows[1] - gapRows[0]),
+                                      std::max(1e-9, std::abs(gapColumns[1] - gapColumns[0]))) *
+                           180.0 / M_PI;
   result.scores = computeUnionScores(result.cortices);
   return result;
 }

@@ -326,6 +326,8 @@ SeriesReport analyseRadiograph(const RadiographImage& image, const dicom::Radiog
                               : Json(nullptr);
   json["fracture"] = {{"found", result.fractureFound},
                       {"confidence", round3(result.fractureConfidence)}};
+  json["fracture_tilt_deg"] =
+      result.fractureFound ? Json(std::round(result.fractureTiltDeg * 10) / 10) : Json(nullptr);
   json["shaft_width_mm"] =
       result.shaftWidthMm > 0 ? Json(round3(result.shaftWidthMm)) : Json(nullptr);
   json["metal_present"] = result.metalPresent;
@@ -366,6 +368,36 @@ SeriesReport analyseRadiographSeries(const dicom::SeriesGroup& series,
     report.json["error"] = error.what();
   }
   return report;
+}
+
+/// A visit's AP and lateral films read together: a line far off the
+/// cross-section on one view is the plane's tilt along the other view's
+/// beam, and the other view's series says so (obliqueToBeamNote).
+void noteObliqueToBeam(Json& seriesJson, const RadiographAnalysisParameters& parameters) {
+  // The steepest line each view shows.
+  std::map<std::string, double> steepest;
+  for (const Json& entry : seriesJson) {
+    if (entry.contains("fracture_tilt_deg") && entry["fracture_tilt_deg"].is_number() &&
+        entry["view"].is_string()) {
+      double& tilt = steepest.try_emplace(entry["view"].get<std::string>(), 0.0).first->second;
+      tilt = std::max(tilt, entry["fracture_tilt_deg"].get<double>());
+    }
+  }
+  for (Json& entry : seriesJson) {
+    if (entry.value("status", "") != "ok" || !entry["view"].is_string() ||
+        !entry.contains("notes")) {
+      continue;
+    }
+    const std::string other = entry["view"] == "AP" ? "LAT" : entry["view"] == "LAT" ? "AP" : "";
+    const auto tilt = steepest.find(other);
+    if (tilt == steepest.end()) {
+      continue;
+    }
+    if (const std::optional<std::string> note =
+            obliqueToBeamNote(radiographView(other), tilt->second, parameters)) {
+      entry["notes"].push_back(*note);
+    }
+  }
 }
 
 /// AP and lateral together: each cortex from the radiograph whose view shows
@@ -584,6 +616,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"remodelled_contrast", p.remodelledContrast},
           {"callus_contrast", p.callusContrast},
           {"callus_reference_nearest_widths", p.callusReferenceNearestWidths},
+          {"oblique_to_beam_note_deg", p.obliqueToBeamNoteDeg},
           {"collar_contrast", p.collarContrast},
           {"collar_bridged_share", p.collarBridgedShare},
           {"metal_cover_share", p.metalCoverShare},
@@ -901,6 +934,7 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
         }
       }
     }
+    noteObliqueToBeam(seriesJson, options.radiograph);
     Json timepoint = visitJson(label, dated ? std::optional<double>(weeks) : std::nullopt,
                                Json(visitStudy->studyInstanceUid),
                                Json(isoDate(visitStudy->studyDate)), seriesJson, ctScores,
