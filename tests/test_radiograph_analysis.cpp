@@ -939,6 +939,26 @@ TEST(RadiographAnalysis, ARulerBesideTheLimbIsNotTheBone) {
   }
 }
 
+TEST(RadiographAnalysis, ALeadSideMarkerIsNeitherBoneNorImplant) {
+  // A lead "R" 15 mm tall in the air beside the limb, near the film's top.
+  const auto marker = [](cv::Mat& pixels, double axisColumn, double, double mm) {
+    cv::Mat drawn = cv::Mat::zeros(pixels.size(), CV_8U);
+    const cv::Point corner(static_cast<int>(axisColumn - 65 * mm), static_cast<int>(25 * mm));
+    EXPECT_GT(corner.x, 0);
+    cv::putText(drawn, "R", corner, cv::FONT_HERSHEY_SIMPLEX, 15 * mm / 22.0, 255,
+                static_cast<int>(std::lround(2.5 * mm)));
+    pixels.setTo(1.0F, drawn);
+    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
+    return drawn;
+  };
+  for (const PaintedFilm& film : paintedPhantomFilms(marker, "marker")) {
+    expectSameShaftAndLine(film);
+    SCOPED_TRACE(film.view);
+    EXPECT_GT(cv::countNonZero(film.drawn), 0);
+    EXPECT_FALSE(film.painted.metalPresent);
+  }
+}
+
 TEST(RadiographAnalysis, ACastAroundTheLimbIsNotTheBone) {
   // A plaster cast: a shell 6 mm thick, 8 mm clear of the skin, as a
   // projection shows it: densest where its walls are seen edge-on.
