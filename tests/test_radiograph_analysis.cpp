@@ -753,10 +753,15 @@ RadiographImage::Pointer rowsOf(const RadiographImage& image, int first, int cou
   return out;
 }
 
-} // namespace
+/// A DX film of a phantom visit with its truth.json series entry.
+struct FilmWithTruth {
+  nlohmann::json truth;
+  PhantomFilm film;
+};
 
-TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusCollar) {
-  // A healing visit with a callus collar on every cortex (truth category 3).
+/// The two films of phantom 300's 12-week visit: normal healing, a callus
+/// collar on every cortex, no implant.
+std::vector<FilmWithTruth> healingPhantomFilms() {
   test::TempDir dir;
   phantom::PatientSpec spec =
       phantom::makePatientSpec(300, phantom::Scenario::NormalHealing, phantom::Implant::None,
@@ -765,45 +770,59 @@ TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusColla
   phantom::writePatient(spec, dir.path());
   std::ifstream in(dir.path() / "truth.json");
   const nlohmann::json truth = nlohmann::json::parse(in);
-  int films = 0;
+  std::vector<FilmWithTruth> films;
   for (const nlohmann::json& series : truth["timepoints"][0]["series"]) {
     if (series["modality"] != "DX") {
       continue;
     }
-    const std::optional<PhantomFilm> film =
+    std::optional<PhantomFilm> film =
         loadPhantomFilm(dir.path() / series["source_files"][0].get<std::string>());
-    ASSERT_TRUE(film.has_value());
-    const auto analyze = [&](const RadiographImage& image) {
-      return analyzeRadiographUnion(image, film->plan.pixelSpacingMm, film->view(),
-                                    RadiographOrientation{film->plan.columnsToward},
-                                    film->plan.laterality == "R" ? Laterality::Right
-                                                                 : Laterality::Left);
-    };
-    const RadiographAnalysisResult whole = analyze(*film->image);
-    ASSERT_TRUE(whole.fractureFound) << film->plan.view;
+    if (!film) {
+      ADD_FAILURE() << "no DX image in " << series["source_files"][0];
+      continue;
+    }
+    films.push_back({series, std::move(*film)});
+  }
+  EXPECT_EQ(films.size(), 2U);
+  return films;
+}
+
+/// The analysis of a phantom film with its own view, orientation and side.
+RadiographAnalysisResult analyzePhantomFilm(const PhantomFilm& film, const RadiographImage& image) {
+  return analyzeRadiographUnion(image, film.plan.pixelSpacingMm, film.view(),
+                                RadiographOrientation{film.plan.columnsToward},
+                                film.plan.laterality == "R" ? Laterality::Right : Laterality::Left);
+}
+
+} // namespace
+
+TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusCollar) {
+  // A healing visit with a callus collar on every cortex (truth category 3).
+  for (const auto& [series, film] : healingPhantomFilms()) {
+    const RadiographAnalysisResult whole = analyzePhantomFilm(film, *film.image);
+    ASSERT_TRUE(whole.fractureFound) << film.plan.view;
     // Keep 1.6 shaft widths either side of the fracture: too short for the
     // soft-tissue reference 1.5-4 widths from the gap.
     const double row = 0.5 * (series["fracture_line"][0][1].get<double>() +
                               series["fracture_line"][1][1].get<double>());
-    const int rows = static_cast<int>(film->image->GetLargestPossibleRegion().GetSize()[1]);
+    const int rows = static_cast<int>(film.image->GetLargestPossibleRegion().GetSize()[1]);
     const int first = std::max(0, static_cast<int>(row - 1.6 * whole.shaftWidthPixels));
     const int last = std::min(rows, static_cast<int>(row + 1.6 * whole.shaftWidthPixels));
     ASSERT_LT(last - first, rows * 3 / 4) << "the crop must cut the film";
-    const RadiographAnalysisResult collimated = analyze(*rowsOf(*film->image, first, last - first));
-    ASSERT_TRUE(collimated.fractureFound) << film->plan.view;
+    const RadiographAnalysisResult collimated =
+        analyzePhantomFilm(film, *rowsOf(*film.image, first, last - first));
+    ASSERT_TRUE(collimated.fractureFound) << film.plan.view;
     for (std::size_t side = 0; side < 2; ++side) {
       const double wholeCollar = whole.sides[side].collarContrast;
       const double shortCollar = collimated.sides[side].collarContrast;
       SCOPED_TRACE(fmt::format("{} side {}: collar {:.3f} on the whole film, {:.3f} collimated",
-                               film->plan.view, side, wholeCollar, shortCollar));
+                               film.plan.view, side, wholeCollar, shortCollar));
       ASSERT_GE(wholeCollar, RadiographAnalysisParameters{}.collarContrast);
       EXPECT_FALSE(std::isnan(shortCollar));
       EXPECT_NEAR(shortCollar, wholeCollar, 0.06);
       EXPECT_EQ(collimated.sides[side].score.category, whole.sides[side].score.category);
     }
-    ++films;
   }
-  EXPECT_EQ(films, 2);
 }
 
 namespace {
@@ -824,49 +843,25 @@ struct PaintedFilm {
 std::vector<PaintedFilm>
 paintedPhantomFilms(const std::function<cv::Mat(cv::Mat&, double, double, double)>& paint,
                     const std::string& debugName) {
-  test::TempDir dir;
-  phantom::PatientSpec spec =
-      phantom::makePatientSpec(300, phantom::Scenario::NormalHealing, phantom::Implant::None,
-                               phantom::SizePreset::Default, {12});
-  spec.monochrome1 = false;
-  phantom::writePatient(spec, dir.path());
-  std::ifstream in(dir.path() / "truth.json");
-  const nlohmann::json truth = nlohmann::json::parse(in);
   std::vector<PaintedFilm> films;
-  for (const nlohmann::json& series : truth["timepoints"][0]["series"]) {
-    if (series["modality"] != "DX") {
-      continue;
-    }
-    const std::optional<PhantomFilm> film =
-        loadPhantomFilm(dir.path() / series["source_files"][0].get<std::string>());
-    if (!film) {
-      ADD_FAILURE() << "no DX image in " << series["source_files"][0];
-      continue;
-    }
-    const auto analyze = [&](const RadiographImage& image) {
-      return analyzeRadiographUnion(image, film->plan.pixelSpacingMm, film->view(),
-                                    RadiographOrientation{film->plan.columnsToward},
-                                    film->plan.laterality == "R" ? Laterality::Right
-                                                                 : Laterality::Left);
-    };
+  for (const auto& [series, film] : healingPhantomFilms()) {
     PaintedFilm out;
-    out.view = film->plan.view;
-    out.plain = analyze(*film->image);
-    out.mm = 1.0 / film->plan.pixelSpacingMm;
+    out.view = film.plan.view;
+    out.plain = analyzePhantomFilm(film, *film.image);
+    out.mm = 1.0 / film.plan.pixelSpacingMm;
     out.axisColumn = 0.5 * (out.plain.shaftAxis[0][0] + out.plain.shaftAxis[1][0]);
     out.fractureRow = 0.5 * (out.plain.fractureLine[0][1] + out.plain.fractureLine[1][1]);
-    const auto size = film->image->GetLargestPossibleRegion().GetSize();
+    const auto size = film.image->GetLargestPossibleRegion().GetSize();
     const int cols = static_cast<int>(size[0]), rows = static_cast<int>(size[1]);
-    auto image = rowsOf(*film->image, 0, rows);
+    auto image = rowsOf(*film.image, 0, rows);
     cv::Mat pixels(rows, cols, CV_32F, image->GetBufferPointer());
     out.drawn = paint(pixels, out.axisColumn, out.fractureRow, out.mm);
-    out.painted = analyze(*image);
+    out.painted = analyzePhantomFilm(film, *image);
     if (const std::optional<std::filesystem::path> debug = debugDirectory()) {
       writeRadiographOverlay(*image, out.painted, *debug / (debugName + "_" + out.view + ".png"));
     }
     films.push_back(std::move(out));
   }
-  EXPECT_EQ(films.size(), 2U);
   return films;
 }
 
