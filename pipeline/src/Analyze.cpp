@@ -378,14 +378,14 @@ void noteObliqueToBeam(Json& seriesJson, const RadiographAnalysisParameters& par
   std::map<std::string, double> steepest;
   for (const Json& entry : seriesJson) {
     if (entry.contains("fracture_tilt_deg") && entry["fracture_tilt_deg"].is_number() &&
-        entry["view"].is_string()) {
+        entry.contains("view") && entry["view"].is_string()) {
       double& tilt = steepest.try_emplace(entry["view"].get<std::string>(), 0.0).first->second;
       tilt = std::max(tilt, entry["fracture_tilt_deg"].get<double>());
     }
   }
   for (Json& entry : seriesJson) {
-    if (entry.value("status", "") != "ok" || !entry["view"].is_string() ||
-        !entry.contains("notes")) {
+    if (entry.value("status", "") != "ok" || !entry.contains("view") ||
+        !entry["view"].is_string() || !entry.contains("notes")) {
       continue;
     }
     const std::string other = entry["view"] == "AP" ? "LAT" : entry["view"] == "LAT" ? "AP" : "";
