@@ -599,6 +599,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"implant_min_sharpness", p.implantMinSharpness},
           {"implant_min_limb_share", p.implantMinLimbShare},
           {"fixator_min_limb_share", p.fixatorMinLimbShare},
+          {"cortex_strip_max_turn_deg", p.cortexStripMaxTurnDeg},
           {"fixator_min_bone_beyond", p.fixatorMinBoneBeyond},
           {"metal_in_limb_reach", p.metalInLimbReach},
           {"implant_tissue_share", p.implantTissueShare},
