@@ -865,6 +865,14 @@ paintedPhantomFilms(const std::function<cv::Mat(cv::Mat&, double, double, double
   return films;
 }
 
+/// `drawn` burnt into the film at `value`, blurred as the detector blurs
+/// it; returns `drawn` (what a painter hands back).
+cv::Mat burntIn(cv::Mat& pixels, const cv::Mat& drawn, float value) {
+  pixels.setTo(value, drawn);
+  cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
+  return drawn;
+}
+
 /// The painted film still shows the plain film's shaft and fracture line.
 void expectSameShaftAndLine(const PaintedFilm& film) {
   SCOPED_TRACE(film.view);
@@ -897,9 +905,7 @@ TEST(RadiographAnalysis, AnExternalFixatorBesideTheLimbIsMetalNotBone) {
           cv::Point(static_cast<int>(axisColumn + 8 * mm), static_cast<int>(row + 2.5 * mm)), 255,
           cv::FILLED);
     }
-    pixels.setTo(1.0F, drawn);
-    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
-    return drawn;
+    return burntIn(pixels, drawn, 1.0F);
   };
   for (const PaintedFilm& film : paintedPhantomFilms(fixator, "fixator")) {
     expectSameShaftAndLine(film);
@@ -925,9 +931,7 @@ TEST(RadiographAnalysis, ARulerBesideTheLimbIsNotTheBone) {
       cv::rectangle(drawn, cv::Point(static_cast<int>(spine - length * mm), row),
                     cv::Point(spine, static_cast<int>(row + 1 * mm)), 255, cv::FILLED);
     }
-    pixels.setTo(0.95F, drawn);
-    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
-    return drawn;
+    return burntIn(pixels, drawn, 0.95F);
   };
   for (const PaintedFilm& film : paintedPhantomFilms(ruler, "ruler")) {
     expectSameShaftAndLine(film);
@@ -942,9 +946,7 @@ TEST(RadiographAnalysis, ALeadSideMarkerIsNeitherBoneNorImplant) {
     EXPECT_GT(corner.x, 0);
     cv::putText(drawn, "R", corner, cv::FONT_HERSHEY_SIMPLEX, 15 * mm / 22.0, 255,
                 static_cast<int>(std::lround(2.5 * mm)));
-    pixels.setTo(1.0F, drawn);
-    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
-    return drawn;
+    return burntIn(pixels, drawn, 1.0F);
   };
   for (const PaintedFilm& film : paintedPhantomFilms(marker, "marker")) {
     expectSameShaftAndLine(film);

@@ -134,23 +134,18 @@ double borderSharpness(const cv::Mat& image, const cv::Mat& inside, const cv::Ma
 }
 
 /// Length over width of the component's smallest enclosing rectangle.
-double elongation(const cv::Mat& inside) {
-  std::vector<cv::Point> points;
-  cv::findNonZero(inside, points);
-  if (points.size() < 3) {
-    return 1.0;
-  }
-  const cv::RotatedRect rect = cv::minAreaRect(points);
-  const double shortSide = std::max(1.0F, std::min(rect.size.width, rect.size.height));
-  return std::max(rect.size.width, rect.size.height) / shortSide;
-}
-
-/// A mask's long axis (radians, modulo pi) through its centre, and its
-/// width across that axis.
+/// A mask's smallest enclosing rectangle as a bar: its long axis (radians,
+/// modulo pi) through its centre, its length along that axis and its width
+/// across it.
 struct Bar {
   double angle = 0;
+  double length = 0;
   double width = 0;
   cv::Point2d centre;
+  /// Length over width (1 for fewer than three pixels).
+  [[nodiscard]] double elongation() const {
+    return length > 0 ? length / std::max(1.0, width) : 1.0;
+  }
   /// How far `point` lies to the side of the axis.
   [[nodiscard]] double offAxis(const cv::Point2d& point) const {
     const cv::Point2d d = point - centre;
@@ -168,7 +163,28 @@ Bar barOf(const cv::Mat& inside) {
   const bool wide = rect.size.width >= rect.size.height;
   const double degrees = rect.angle + (wide ? 0.0 : 90.0);
   return {std::fmod(degrees + 360.0, 180.0) * M_PI / 180.0,
-          std::min(rect.size.width, rect.size.height), rect.center};
+          std::max(rect.size.width, rect.size.height), std::min(rect.size.width, rect.size.height),
+          rect.center};
+}
+
+double elongation(const cv::Mat& inside) {
+  return barOf(inside).elongation();
+}
+
+/// `mask` dilated by a disc of `radius` pixels.
+cv::Mat dilatedByDisc(const cv::Mat& mask, int radius) {
+  cv::Mat out;
+  cv::dilate(
+      mask, out,
+      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
+  return out;
+}
+
+/// `rect` grown by `margin` on every side, within an image of `size`.
+cv::Rect grownWithin(const cv::Rect& rect, int margin, const cv::Size& size) {
+  return cv::Rect(rect.x - margin, rect.y - margin, rect.width + 2 * margin,
+                  rect.height + 2 * margin) &
+         cv::Rect(cv::Point(0, 0), size);
 }
 
 /// What the metal and bone searches share on one working image, each found
@@ -215,10 +231,7 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     // those over the whole film.
     const double radius = std::round(0.5 * p.implantMaxWidthShare * maps.limbHalf);
     const int margin = static_cast<int>(radius) + 2;
-    const cv::Rect bounds = cv::boundingRect(candidates);
-    const cv::Rect box = cv::Rect(bounds.x - margin, bounds.y - margin, bounds.width + 2 * margin,
-                                  bounds.height + 2 * margin) &
-                         cv::Rect(0, 0, image.cols, image.rows);
+    const cv::Rect box = grownWithin(cv::boundingRect(candidates), margin, image.size());
     if (!box.empty()) {
       cv::Mat inward, outward;
       cv::distanceTransform(candidates(box), inward, cv::DIST_L2, cv::DIST_MASK_5);
@@ -369,6 +382,15 @@ MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, cons
 cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
                  const RadiographAnalysisParameters& p, bool recoverBone);
 
+/// The share of bone in the band between `inner` and `outer` pixels outside
+/// `mask`.
+double boneInBand(const cv::Mat& mask, const cv::Mat& bone, int inner, int outer) {
+  const cv::Mat band =
+      dilatedByDisc(mask, std::max(1, outer)) & ~dilatedByDisc(mask, std::max(1, inner));
+  const int total = cv::countNonZero(band);
+  return total > 0 ? static_cast<double>(cv::countNonZero(band & bone)) / total : 0.0;
+}
+
 /// The share of bone in a band a quarter to 0.6 of a nail's width outside
 /// it: a nail lies in a bone wider than itself, with cortex on either side;
 /// a thin, dense bone shaft (shaped like a nail at the lower level) has
@@ -378,32 +400,15 @@ double boneBeside(const cv::Mat& nail, const cv::Mat& bone) {
   cv::distanceTransform(nail, distance, cv::DIST_L2, 3);
   double halfWidth = 0;
   cv::minMaxLoc(distance, nullptr, &halfWidth);
-  const auto grown = [&](double radius) {
-    const int r = std::max(1, static_cast<int>(std::lround(radius)));
-    cv::Mat out;
-    cv::dilate(nail, out,
-               cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
-    return out;
-  };
-  const cv::Mat band = grown(1.2 * halfWidth) & ~grown(0.5 * halfWidth);
-  const int total = cv::countNonZero(band);
-  return total > 0 ? static_cast<double>(cv::countNonZero(band & bone)) / total : 0.0;
+  return boneInBand(nail, bone, static_cast<int>(std::lround(0.5 * halfWidth)),
+                    static_cast<int>(std::lround(1.2 * halfWidth)));
 }
 
 /// The share of bone in a band just beyond a component's blurred rim
 /// (`ring` - 1 to `ring` + 1 pixels out): the rim of anything bright stands
 /// out of its surroundings like bone, what lies beyond it does not.
 double boneBeyondRim(const cv::Mat& component, const cv::Mat& bone, int ring) {
-  const auto grown = [&](int radius) {
-    cv::Mat out;
-    cv::dilate(
-        component, out,
-        cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
-    return out;
-  };
-  const cv::Mat band = grown(ring + 1) & ~grown(ring - 1);
-  const int total = cv::countNonZero(band);
-  return total > 0 ? static_cast<double>(cv::countNonZero(band & bone)) / total : 0.0;
+  return boneInBand(component, bone, ring - 1, ring + 1);
 }
 
 /// Implants: candidates far brighter than the bone itself (bone found with
@@ -447,30 +452,37 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
     // test (a 14 mm shaft's lateral film: 0.83 of the range against 0.80).
     // (The metal found by an earlier level is not asked about: the other
     // half of a nail cut by the fracture lies along it too.)
-    std::vector<std::pair<Bar, cv::Mat>> implantBars;
-    if (cv::countNonZero(candidates.implantShaped) > 0) {
-      cv::Mat implantLabels;
-      const int implants = cv::connectedComponents(candidates.implantShaped, implantLabels, 8);
-      for (int k = 1; k < implants; ++k) {
-        const cv::Mat implant = implantLabels == k;
-        const Bar bar = barOf(implant);
-        const int reach = std::max(1, static_cast<int>(std::lround(0.5 * bar.width)));
-        cv::Mat beside;
-        cv::dilate(
-            implant, beside,
-            cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * reach + 1, 2 * reach + 1)));
-        implantBars.emplace_back(bar, beside);
+    // Built when first asked for: most films have no long candidate that
+    // passes by brightness alone.
+    const bool anyImplantShaped = cv::countNonZero(candidates.implantShaped) > 0;
+    std::optional<std::vector<std::pair<Bar, cv::Mat>>> implantBars;
+    const auto barsOfImplants = [&]() -> const std::vector<std::pair<Bar, cv::Mat>>& {
+      if (!implantBars) {
+        implantBars.emplace();
+        cv::Mat implantLabels;
+        const int implants = cv::connectedComponents(candidates.implantShaped, implantLabels, 8);
+        for (int k = 1; k < implants; ++k) {
+          const cv::Mat implant = implantLabels == k;
+          const Bar bar = barOf(implant);
+          implantBars->emplace_back(
+              bar,
+              dilatedByDisc(implant, std::max(1, static_cast<int>(std::lround(0.5 * bar.width)))));
+        }
       }
-    }
+      return *implantBars;
+    };
     // Side by side with the implant, not in line with it (the other half
     // of a nail cut by the fracture lies on its axis).
     const auto cortexBesideImplant = [&](const cv::Mat& component, const cv::Rect& box) {
-      if (implantBars.empty() || elongation(component) < p.implantMinElongation) {
+      if (!anyImplantShaped) {
         return false;
       }
       const Bar bar = barOf(component);
+      if (bar.elongation() < p.implantMinElongation) {
+        return false;
+      }
       const cv::Point2d centre = bar.centre + cv::Point2d(box.x, box.y);
-      for (const auto& [implant, beside] : implantBars) {
+      for (const auto& [implant, beside] : barsOfImplants()) {
         double turn = std::abs(bar.angle - implant.angle);
         turn = std::min(turn, M_PI - turn);
         if (turn <= p.cortexStripMaxTurnDeg * M_PI / 180.0 &&
@@ -682,10 +694,7 @@ cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
     // is near lies inside it.
     const double reach = p.metalInLimbReach * maps.limbHalf;
     const int margin = static_cast<int>(std::ceil(reach)) + 1;
-    const cv::Rect bounds = cv::boundingRect(metal);
-    const cv::Rect box = cv::Rect(bounds.x - margin, bounds.y - margin, bounds.width + 2 * margin,
-                                  bounds.height + 2 * margin) &
-                         cv::Rect(0, 0, metal.cols, metal.rows);
+    const cv::Rect box = grownWithin(cv::boundingRect(metal), margin, metal.size());
     cv::Mat awayFromTissue;
     cv::distanceTransform(tissue(box) == 0, awayFromTissue, cv::DIST_L2, cv::DIST_MASK_3);
     const cv::Mat inLimb = awayFromTissue <= reach;

@@ -138,10 +138,6 @@ struct RadiographAnalysisParameters {
   /// of the film or more) with at least this share of its ring in the limb
   /// (its frame stands in the air, its pins run into the bone)...
   double fixatorMinLimbShare = 0.2;
-  /// A long candidate that passes only by brightness, runs within this many
-  /// degrees of an implant-shaped one and touches it within half that
-  /// implant's width is the cortex beside a nail seen edge-on, not metal.
-  double cortexStripMaxTurnDeg = 10.0;
   /// ... and with bone in at least this share of a band just beyond its
   /// blurred rim (where its pins enter the bone). A label in the air has
   /// none; a bright strip between two exposures of one film can have more
@@ -151,6 +147,10 @@ struct RadiographAnalysisParameters {
   /// only within this many limb half-widths of the limb's tissue: a
   /// fixator's frame in the air beside the limb is no bone.
   double metalInLimbReach = 0.25;
+  /// A long candidate that passes only by brightness, runs within this many
+  /// degrees of an implant-shaped one and touches it within half that
+  /// implant's width is the cortex beside a nail seen edge-on, not metal.
+  double cortexStripMaxTurnDeg = 10.0;
   /// Metal components smaller than this (pixels at working resolution) are
   /// noise or text markers' specks.
   int metalMinPixels = 12;
