@@ -759,13 +759,13 @@ struct FilmWithTruth {
   PhantomFilm film;
 };
 
-/// The two films of phantom 300's 12-week visit: normal healing, a callus
-/// collar on every cortex, no implant.
-std::vector<FilmWithTruth> healingPhantomFilms() {
+/// The two films (AP, then lateral) of one phantom visit, `weeks` after
+/// the injury.
+std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenario scenario,
+                                             phantom::Implant implant, double weeks) {
   test::TempDir dir;
   phantom::PatientSpec spec =
-      phantom::makePatientSpec(300, phantom::Scenario::NormalHealing, phantom::Implant::None,
-                               phantom::SizePreset::Default, {12});
+      phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default, {weeks});
   spec.monochrome1 = false;
   phantom::writePatient(spec, dir.path());
   std::ifstream in(dir.path() / "truth.json");
@@ -787,6 +787,12 @@ std::vector<FilmWithTruth> healingPhantomFilms() {
   return films;
 }
 
+/// The two films of phantom 300's 12-week visit: normal healing, a callus
+/// collar on every cortex, no implant.
+std::vector<FilmWithTruth> healingPhantomFilms() {
+  return phantomVisitFilms(300, phantom::Scenario::NormalHealing, phantom::Implant::None, 12);
+}
+
 /// The analysis of a phantom film with its own view, orientation and side.
 RadiographAnalysisResult analyzePhantomFilm(const PhantomFilm& film, const RadiographImage& image) {
   return analyzeRadiographUnion(image, film.plan.pixelSpacingMm, film.view(),
@@ -795,6 +801,24 @@ RadiographAnalysisResult analyzePhantomFilm(const PhantomFilm& film, const Radio
 }
 
 } // namespace
+
+TEST(RadiographAnalysis, TheCortexNotchAtAGapIsSearchedForTheLine) {
+  // Phantom 304 at 6 weeks, AP: a delayed union with a nail. The traced
+  // edges dive into the notch the gap leaves in each cortex, and beside the
+  // nail the cortices are all the bone the line can show on: searched
+  // across each row's own traced span, the line was found 37 mm away, at a
+  // locking screw.
+  const std::vector<FilmWithTruth> films =
+      phantomVisitFilms(304, phantom::Scenario::DelayedUnion, phantom::Implant::Nail, 6);
+  ASSERT_FALSE(films.empty());
+  const FilmWithTruth& ap = films.front();
+  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  const RadiographAnalysisResult result = analyzePhantomFilm(ap.film, *ap.film.image);
+  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
+  EXPECT_LE(lineDistance(result.fractureLine, ap.truth["fracture_line"]) *
+                ap.film.plan.pixelSpacingMm,
+            3.0);
+}
 
 TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusCollar) {
   // A healing visit with a callus collar on every cortex (truth category 3).
@@ -1033,10 +1057,14 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
   EXPECT_GE(agreement, 0.77);
-  EXPECT_GE(unionAgreementOf(tally), 0.87);
-  EXPECT_GE(tally.linesNearTruth, 74);
+  // (0.86: searching each row across the edges' course rather than its own
+  // traced edges gained lines and union on every variant below, and lost
+  // one visit here, seed 311 at 12 weeks, which had been right with its
+  // lateral film's line 20 mm off.)
+  EXPECT_GE(unionAgreementOf(tally), 0.86);
+  EXPECT_GE(tally.linesNearTruth, 75);
   // The line's angle says how far the plane runs along the other view's
-  // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.3 degrees.
+  // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.5 degrees.
   EXPECT_LE(tiltMedian, 2.0);
   EXPECT_LE(tilt90, 10.0);
   // Implants against the generator's metal truth (a screw's tip or a plate's
@@ -1068,20 +1096,20 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
     double minMetalRecall, minMetalPrecision;
   };
   const std::vector<Variant> variants = {
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 50, 0.52,
-       0.66, 0.27, 0.98},
-      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 64, 0.62,
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.52,
+       0.71, 0.27, 0.98},
+      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.62,
        0.69, 0.95, 0.78},
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 55, 0.58,
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.58,
        0.80, 0.74, 0.98},
-      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 70,
-       0.71, 0.80, 0.84, 0.98},
+      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 71,
+       0.72, 0.80, 0.84, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       24, 0.34, 0.33, 0.86, 0.98},
+       25, 0.34, 0.35, 0.86, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

@@ -1318,8 +1318,10 @@ cv::Mat metalHaloZone(const Straightened& st, const ShaftModel& m) {
 
 /// Dark-line response: how much darker a pixel is than the pixels a few
 /// rows above and below it (a fracture crosses the shaft), in shares of the
-/// cortex contrast; zero outside bone and in the metal zone (metalHaloZone).
-cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Mat& metalZone) {
+/// cortex contrast; zero outside the bone's span (leftEdge to rightEdge per row)
+/// and in the metal zone (metalHaloZone).
+cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Mat& metalZone,
+                       const std::vector<double>& leftEdge, const std::vector<double>& rightEdge) {
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
   cv::Mat v = cv::Mat::zeros(st.image.size(), CV_32F);
@@ -1329,8 +1331,8 @@ cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Ma
                                   std::max(4, static_cast<int>(std::lround(0.12 * m.width)))};
   for (int i = 0; i < st.rows(); ++i) {
     const auto k = static_cast<std::size_t>(i);
-    const int l = static_cast<int>(std::ceil(m.edges.left[k]));
-    const int r = static_cast<int>(std::floor(m.edges.right[k]));
+    const int l = static_cast<int>(std::ceil(leftEdge[k]));
+    const int r = static_cast<int>(std::floor(rightEdge[k]));
     for (int j = std::max(0, l); j < std::min(st.cols(), r); ++j) {
       if (metalZone.at<std::uint8_t>(i, j) != 0) {
         continue;
@@ -1450,19 +1452,28 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
                                  const std::array<std::vector<double>, 2>& callus,
                                  const RadiographAnalysisParameters& p) {
   const cv::Mat metalZone = metalHaloZone(st, m);
-  const cv::Mat valley = valleyResponse(st, m, metalZone);
   const cv::Mat anomaly = shaftAnomaly(st, m, metalZone);
   const int n = st.rows();
   const int trendWindow = std::max(3, static_cast<int>(2 * m.width));
   const std::array<std::vector<double>, 2> callusTrend{medianFiltered(callus[0], trendWindow),
                                                        medianFiltered(callus[1], trendWindow)};
+  // The bone's span per row, from the edges' course along the shaft: at a
+  // gap the traced edge dives into the notch the fracture leaves in the
+  // cortex, and the row's own span would leave out the very cortex the
+  // line crosses (beside a plate seen en face, all the bone there is).
+  const int spanWindow = static_cast<int>(std::lround(p.fractureSpanWindowWidths * m.width));
+  const std::vector<double> leftEdge =
+      spanWindow > 0 ? medianFiltered(m.edges.left, spanWindow) : m.edges.left;
+  const std::vector<double> rightEdge =
+      spanWindow > 0 ? medianFiltered(m.edges.right, spanWindow) : m.edges.right;
+  const cv::Mat valley = valleyResponse(st, m, metalZone, leftEdge, rightEdge);
   std::vector<double> score(static_cast<std::size_t>(n), 0.0), slopeAt(score.size(), 0.0);
   const std::array<double, 13> slopes{-1.2, -1.0, -0.8, -0.6, -0.4, -0.2, 0.0,
                                       0.2,  0.4,  0.6,  0.8,  1.0,  1.2};
   for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
     const auto k = static_cast<std::size_t>(i);
-    const double l = m.edges.left[k];
-    const double r = m.edges.right[k];
+    const double l = leftEdge[k];
+    const double r = rightEdge[k];
     const double c = 0.5 * (l + r);
     // The bone the line can show on: beside a nail, only the cortices.
     int visible = 0;

@@ -609,6 +609,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"film_edge_margin_widths", p.filmEdgeMarginWidths},
           {"metaphysis_evidence_weight", p.metaphysisEvidenceWeight},
           {"fracture_edge_band_share", p.fractureEdgeBandShare},
+          {"fracture_span_window_widths", p.fractureSpanWindowWidths},
           {"fracture_min_evidence", p.fractureMinEvidence},
           {"fracture_faint_evidence", p.fractureFaintEvidence},
           {"fracture_faint_confidence", p.fractureFaintConfidence},

@@ -183,6 +183,11 @@ struct RadiographAnalysisParameters {
   /// arcs leave the line in the middle but cut both profile cortices on
   /// it).
   double fractureEdgeBandShare = 0.25;
+  /// The line is looked for across the bone's span from its edges' median
+  /// course over this many shaft widths either side of the row (0: the
+  /// row's own edges), not the row's traced edges: they dive into the notch
+  /// a gap leaves in the cortex.
+  double fractureSpanWindowWidths = 0.5;
   /// A fracture line needs at least this much evidence: the mean dark-line
   /// and along-shaft change across the bone, in shares of the cortex's
   /// contrast. An intact shaft scores a few hundredths (noise, nutrient
