@@ -753,10 +753,12 @@ RadiographImage::Pointer rowsOf(const RadiographImage& image, int first, int cou
   return out;
 }
 
-/// A DX film of a phantom visit with its truth.json series entry.
+/// A DX film of a phantom visit with its truth.json series entry and its
+/// metal truth mask.
 struct FilmWithTruth {
   nlohmann::json truth;
   PhantomFilm film;
+  cv::Mat metalTruth;
 };
 
 /// The two films (AP, then lateral) of one phantom visit, `weeks` after
@@ -781,7 +783,9 @@ std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenar
       ADD_FAILURE() << "no DX image in " << series["source_files"][0];
       continue;
     }
-    films.push_back({series, std::move(*film)});
+    films.push_back({series, std::move(*film),
+                     cv::imread((dir.path() / series["metal_mask"].get<std::string>()).string(),
+                                cv::IMREAD_GRAYSCALE)});
   }
   EXPECT_EQ(films.size(), 2U);
   return films;
@@ -820,9 +824,43 @@ TEST(RadiographAnalysis, TheCortexNotchAtAGapIsSearchedForTheLine) {
             3.0);
 }
 
+TEST(RadiographAnalysis, APlateSeenEnFaceKeepsItsScrewsAndLetsTheCortexThrough) {
+  // Phantom 302 at 24 weeks, lateral film: the medial plate is seen en face,
+  // only 0.1-0.15 of the range brighter than the bone, and the screw head
+  // beside the fracture joins it in one candidate whose median fails the
+  // metal level. That screw was lost with it (0.20 of the metal found), and
+  // the line was drawn 11.6 mm off, through the unmarked screw.
+  const std::vector<FilmWithTruth> films =
+      phantomVisitFilms(302, phantom::Scenario::NormalHealing, phantom::Implant::Plate, 24);
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& lateral = films.back();
+  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  ASSERT_FALSE(lateral.metalTruth.empty());
+  const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
+  RadiographTally tally;
+  const auto [recall, precision] =
+      tallyMetal(lateral.metalTruth, metalMaskOf(result, lateral.metalTruth.size()),
+                 lateral.film.plan.pixelSpacingMm, tally);
+  EXPECT_GE(recall, 0.9);
+  EXPECT_GE(precision, 0.95);
+  ASSERT_TRUE(result.fractureFound);
+  EXPECT_LE(lineDistance(result.fractureLine, lateral.truth["fracture_line"]) *
+                lateral.film.plan.pixelSpacingMm,
+            3.0);
+  // The plate lies over part of the posterior cortex, but the film shows it
+  // well below the screws' saturation and the cortex's profile through it:
+  // both cortices are scored (truth: category 4, bridged), none called
+  // hidden by the implant.
+  for (Cortex cortex : {Cortex::Anterior, Cortex::Posterior}) {
+    const CortexScore& score = result.cortices[static_cast<std::size_t>(cortex)];
+    ASSERT_TRUE(score.category.has_value()) << cortexKey(cortex) << ": " << score.notAssessable;
+    EXPECT_TRUE(score.bridged()) << cortexKey(cortex);
+  }
+}
+
 TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusCollar) {
   // A healing visit with a callus collar on every cortex (truth category 3).
-  for (const auto& [series, film] : healingPhantomFilms()) {
+  for (const auto& [series, film, metalTruth] : healingPhantomFilms()) {
     const RadiographAnalysisResult whole = analyzePhantomFilm(film, *film.image);
     ASSERT_TRUE(whole.fractureFound) << film.plan.view;
     // Keep 1.6 shaft widths either side of the fracture: too short for the
@@ -868,7 +906,7 @@ std::vector<PaintedFilm>
 paintedPhantomFilms(const std::function<cv::Mat(cv::Mat&, double, double, double)>& paint,
                     const std::string& debugName) {
   std::vector<PaintedFilm> films;
-  for (const auto& [series, film] : healingPhantomFilms()) {
+  for (const auto& [series, film, metalTruth] : healingPhantomFilms()) {
     PaintedFilm out;
     out.view = film.plan.view;
     out.plain = analyzePhantomFilm(film, *film.image);
@@ -1057,19 +1095,15 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
   EXPECT_GE(agreement, 0.77);
-  // (0.86: searching each row across the edges' course rather than its own
-  // traced edges gained lines and union on every variant below, and lost
-  // one visit here, seed 311 at 12 weeks, which had been right with its
-  // lateral film's line 20 mm off.)
-  EXPECT_GE(unionAgreementOf(tally), 0.86);
-  EXPECT_GE(tally.linesNearTruth, 75);
+  EXPECT_GE(unionAgreementOf(tally), 0.87);
+  EXPECT_GE(tally.linesNearTruth, 76);
   // The line's angle says how far the plane runs along the other view's
-  // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.5 degrees.
+  // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.6 degrees.
   EXPECT_LE(tiltMedian, 2.0);
   EXPECT_LE(tilt90, 10.0);
   // Implants against the generator's metal truth (a screw's tip or a plate's
   // rim within 1 mm either way is not counted).
-  EXPECT_GE(metalRecallOf(tally), 0.88);
+  EXPECT_GE(metalRecallOf(tally), 0.95);
   EXPECT_GE(metalPrecisionOf(tally), 0.98);
   // Without implants the method is at the category target (0.94 where the
   // line is found within 3 mm): implants are what hold the total back.
@@ -1098,18 +1132,18 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
   const std::vector<Variant> variants = {
       {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.52,
        0.71, 0.27, 0.98},
-      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.62,
-       0.69, 0.95, 0.78},
+      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.63,
+       0.73, 0.95, 0.78},
       {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.58,
-       0.80, 0.74, 0.98},
-      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 71,
-       0.72, 0.80, 0.84, 0.98},
+       0.84, 0.74, 0.98},
+      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 72,
+       0.72, 0.82, 0.86, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       25, 0.34, 0.35, 0.86, 0.98},
+       27, 0.42, 0.35, 0.95, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

@@ -411,6 +411,42 @@ double boneBeyondRim(const cv::Mat& component, const cv::Mat& bone, int ring) {
   return boneInBand(component, bone, ring - 1, ring + 1);
 }
 
+/// The compact parts of a rejected candidate that are themselves metal:
+/// above the `required` level, shorter than an implant's bar, and stepping
+/// up from the ring around them by `coreStep` of the bone's contrast over
+/// soft tissue. A screw head seen end-on joins the plate it holds when the
+/// plate, seen en face, is only a little brighter than the bone; the whole
+/// candidate's median then fails the level and the screw was lost with it.
+/// The brightest ridges of a dense cortex pass the level too, but they fade
+/// into the cortex around them.
+cv::Mat saturatedCores(const cv::Mat& image, const cv::Mat& candidate, double required,
+                       double contrast, const RadiographAnalysisParameters& p) {
+  cv::Mat cores = candidate & (image >= required);
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(cores, labels, stats, centroids, 8);
+  const int ring = ringWidth(image);
+  const cv::Mat element =
+      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * ring + 1, 2 * ring + 1));
+  cores.setTo(0);
+  for (int l = 1; l < count; ++l) {
+    if (stats.at<int>(l, cv::CC_STAT_AREA) < p.metalMinPixels) {
+      continue;
+    }
+    const cv::Mat core = labels == l;
+    if (elongation(core) >= p.implantMinElongation) {
+      continue;
+    }
+    cv::Mat around;
+    cv::dilate(core, around, element);
+    around &= ~core;
+    const double step = percentile(image, core, 0.5) - cv::mean(image, around)[0];
+    if (step >= p.metalCoreStep * contrast) {
+      cores.setTo(255, core);
+    }
+  }
+  return cores;
+}
+
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone), or
 /// shaped like an implant. Brightness is the candidate's median: a screw
@@ -518,6 +554,19 @@ cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
            (percentile(image(box), other, 0.5) >= required && !cortexBesideImplant(other, box)))) {
         metal(box).setTo(255, other);
         ++added;
+      } else if (cv::countNonZero(other) > 0) {
+        // Its parts may be metal still: a screw head joined to a faint plate.
+        // (Worked in the box grown by a ring, so the ring around a part at
+        // the box's border is measured too.)
+        const cv::Rect grown = grownWithin(box, 2 * ringWidth(image), image.size());
+        cv::Mat otherGrown = cv::Mat::zeros(grown.size(), CV_8U);
+        otherGrown(box - grown.tl()).setTo(255, other);
+        const cv::Mat cores = saturatedCores(image(grown), otherGrown, required,
+                                             std::max(0.0, boneLevel - softLevel), p);
+        if (cv::countNonZero(cores) > 0) {
+          metal(grown).setTo(255, cores);
+          ++added;
+        }
       }
       if (cv::countNonZero(nail) > 0) {
         // The band beside the nail reaches beyond its box.
@@ -785,6 +834,9 @@ struct Straightened {
   cv::Mat bone;       ///< CV_8U
   cv::Mat metal;      ///< CV_8U
   cv::Size imageSize; ///< of the working image it was sampled from
+  /// Metal at or above this level hides what lies under it (see
+  /// RadiographAnalysisParameters::metalOpaqueShare).
+  double opaqueLevel = 0;
   [[nodiscard]] int rows() const { return image.rows; }
   [[nodiscard]] int cols() const { return image.cols; }
   [[nodiscard]] double u(int column) const { return column - frame.uHalf; }
@@ -1932,10 +1984,13 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       const double edgeHere = edge.at(ri);
       // Metal over the outer half of the cortex hides the line; a nail in
       // the canal may reach the cortex's inner surface without hiding it.
+      // Only opaque metal hides it: a plate seen en face that the film
+      // shows below the saturated screws it holds lets the cortex's
+      // profile through.
       const bool inBand = outward * (j - edgeHere) <= 0 && outward * (j - edgeHere) >= -0.5 * band;
       if (inBand) {
         ++bandCount;
-        metalCount += isMetal ? 1 : 0;
+        metalCount += isMetal && st.image.at<float>(ri, j) >= st.opaqueLevel ? 1 : 0;
       }
       values.at<float>(r, j - j0) =
           isMetal ? 0.0F : static_cast<float>((st.image.at<float>(ri, j) - m.soft) / m.contrast());
@@ -2172,7 +2227,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   if (!frame) {
     return fail("no long bone found");
   }
-  const Straightened st = straighten(working, bone, metal, *frame);
+  Straightened st = straighten(working, bone, metal, *frame);
+  {
+    const auto [top, low] = percentiles<2>(working, cv::Mat(), {0.9995, 0.02});
+    st.opaqueLevel = low + p.metalOpaqueShare * (top - low);
+  }
   const std::optional<ShaftModel> model = modelShaft(st, p);
   if (!model) {
     return fail("no long-bone shaft found");

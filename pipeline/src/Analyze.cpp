@@ -583,6 +583,8 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"metal_share_of_max", p.metalShareOfMax},
           {"metal_ring_contrast", p.metalRingContrast},
           {"metal_above_bone", p.metalAboveBone},
+          {"metal_core_step", p.metalCoreStep},
+          {"metal_opaque_share", p.metalOpaqueShare},
           {"metal_soft_level_kept", p.metalSoftLevelKept},
           {"metal_flatness", p.metalFlatness},
           {"metal_texture", p.metalTexture},

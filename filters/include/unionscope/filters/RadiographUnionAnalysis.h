@@ -91,6 +91,21 @@ struct RadiographAnalysisParameters {
   /// more than cortex, so even a windowed 8-bit export keeps them well above
   /// the bone's median.
   double metalAboveBone = 0.5;
+  /// A candidate that fails that level may still hold metal: its compact
+  /// parts above the level (shorter than implantMinElongation) that step
+  /// up from the ring around them by this share of the bone's contrast
+  /// over soft tissue. A screw head joined to a plate seen en face (phantom
+  /// lateral films: 0.22-0.43) is one; the brightest ridges of a dense
+  /// cortex fade into the cortex around them (under 0.12 on a narrow
+  /// phantom shaft).
+  double metalCoreStep = 0.2;
+  /// Metal hides the cortex under it (metalCoverShare) only where the film
+  /// shows it at or above this share of its range (air to the 99.95th
+  /// percentile): steel saturates, while a plate seen en face that stands
+  /// below its saturated screws (phantom lateral films: 0.7-0.85) lets the
+  /// cortex's profile through. Any share from 0.9 to 0.98 gives the same
+  /// phantom results.
+  double metalOpaqueShare = 0.9;
   /// The second look (screws next to the plate or nail found first) is
   /// skipped when its soft-tissue level falls under this share of the
   /// first look's: its bone mask then holds the whole limb (phantoms:
