@@ -60,6 +60,44 @@ int obliqueToBeamNotes(const nlohmann::json& timepoint) {
   return notes;
 }
 
+/// Checks each radiograph's withdrawn bridging against the other view: a
+/// cortex is withdrawn as smeared only when the other view's line is 20
+/// degrees or more off the cross-section with both its cortices cleft, and
+/// then no cortex of this view stays bridged. Returns how many cortices
+/// were withdrawn.
+int smearedBridgingWithdrawn(const nlohmann::json& timepoint) {
+  int withdrawn = 0;
+  for (const auto& series : timepoint["series"]) {
+    if (series["modality"] == "CT" || series["status"] != "ok") {
+      continue;
+    }
+    bool otherSteepAndCleft = false;
+    for (const auto& other : timepoint["series"]) {
+      if (other["modality"] == "CT" || other["view"] == series["view"] || other["status"] != "ok" ||
+          !other["fracture_tilt_deg"].is_number() ||
+          other["fracture_tilt_deg"].get<double>() < 20.0) {
+        continue;
+      }
+      bool cleft = !other["cortices"].empty();
+      for (const auto& [key, cortex] : other["cortices"].items()) {
+        cleft = cleft && cortex["category"].is_number() && !cortex["bridged"].get<bool>();
+      }
+      otherSteepAndCleft = otherSteepAndCleft || cleft;
+    }
+    for (const auto& [key, cortex] : series["cortices"].items()) {
+      const bool smeared = cortex.contains("not_assessable") &&
+                           cortex["not_assessable"].get<std::string>().find(
+                               "crosses the beam obliquely") != std::string::npos;
+      EXPECT_TRUE(!smeared || otherSteepAndCleft) << series.dump();
+      EXPECT_FALSE(otherSteepAndCleft && cortex["category"].is_number() &&
+                   cortex["bridged"].get<bool>())
+          << series.dump();
+      withdrawn += smeared ? 1 : 0;
+    }
+  }
+  return withdrawn;
+}
+
 } // namespace
 
 TEST(Cli, VersionAndHelp) {
@@ -208,8 +246,29 @@ TEST(Cli, ASteepFractureLineOnOneViewIsNotedOnTheOther) {
   int notes = 0;
   for (const auto& tp : report["timepoints"]) {
     notes += obliqueToBeamNotes(tp);
+    smearedBridgingWithdrawn(tp);
   }
   EXPECT_GE(notes, 1);
+}
+
+TEST(Cli, BridgingSmearedByASteepCleftPlaneIsWithdrawnInTheReport) {
+  // A hypertrophic nonunion at 12 weeks whose lateral film shows the plane
+  // 25-30 degrees off the cross-section, cleft: read alone, its AP film
+  // calls both cortices bridged (see the radiograph analysis tests).
+  TempDir dir;
+  const std::string patient = (dir.path() / "patient").string();
+  ASSERT_EQ(runUnionscope("phantom --scenario hypertrophic_nonunion --implant none --seed 309 "
+                          "--weeks 12 --out " +
+                          patient)
+                .exitCode,
+            0);
+  ASSERT_EQ(
+      runUnionscope("analyze " + patient + "/dicom --out " + (dir.path() / "a").string()).exitCode,
+      0);
+  const auto report =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "a" / "report.json"));
+  ASSERT_EQ(report["timepoints"].size(), 1U);
+  EXPECT_EQ(smearedBridgingWithdrawn(report["timepoints"][0]), 2);
 }
 
 TEST(Cli, InspectReportsMissingPaths) {
@@ -261,6 +320,7 @@ TEST(Cli, AnalyzeWritesTheReportContractReproducibly) {
         EXPECT_TRUE(series["cortices"].contains(ap ? "medial" : "anterior")) << series.dump();
         EXPECT_TRUE(series["cortices"].contains(ap ? "lateral" : "posterior")) << series.dump();
         obliqueToBeamNotes(tp);
+        smearedBridgingWithdrawn(tp);
         EXPECT_TRUE(fs::exists(dir.path() / "a" / "images" /
                                series["explanation_image"].get<std::string>()));
       }

@@ -380,6 +380,62 @@ TEST(RadiographAnalysis, AFracturePlaneSteepOnOneViewIsNotedOnTheOther) {
   EXPECT_FALSE(obliqueToBeamNote(RadiographView::AP, 34.4, stricter).has_value());
 }
 
+namespace {
+
+/// A film's analysis with its two cortices scored `first` and `second`
+/// (categories 1-4), its line `tiltDeg` off the cross-section.
+RadiographAnalysisResult scoredFilm(Cortex a, int first, Cortex b, int second, double tiltDeg) {
+  RadiographAnalysisResult film;
+  film.boneFound = true;
+  film.fractureFound = true;
+  film.fractureTiltDeg = tiltDeg;
+  film.sides[0].cortex = a;
+  film.sides[1].cortex = b;
+  film.cortices[static_cast<std::size_t>(a)].category = static_cast<CortexCategory>(first);
+  film.cortices[static_cast<std::size_t>(b)].category = static_cast<CortexCategory>(second);
+  film.scores = computeUnionScores(film.cortices);
+  return film;
+}
+
+} // namespace
+
+TEST(RadiographAnalysis, BridgingReadAcrossASteepCleftPlaneIsWithdrawn) {
+  // The lateral view shows the plane 25 degrees off its cross-section and
+  // both its cortices cleft: the AP view's bridged lateral cortex is the
+  // smeared gap, its cleft medial cortex is kept.
+  const RadiographAnalysisResult lateral =
+      scoredFilm(Cortex::Anterior, 2, Cortex::Posterior, 1, 25.0);
+  RadiographAnalysisResult ap = scoredFilm(Cortex::Medial, 2, Cortex::Lateral, 4, 3.0);
+  ASSERT_TRUE(withdrawSmearedBridging(ap, RadiographView::Lateral, lateral));
+  const CortexScore& withdrawn = ap.cortices[static_cast<std::size_t>(Cortex::Lateral)];
+  EXPECT_FALSE(withdrawn.category.has_value());
+  EXPECT_NE(withdrawn.notAssessable.find("lateral view"), std::string::npos);
+  EXPECT_NE(withdrawn.notAssessable.find("25 degrees"), std::string::npos);
+  EXPECT_EQ(ap.sides[1].score.notAssessable, withdrawn.notAssessable);
+  EXPECT_EQ(ap.cortices[static_cast<std::size_t>(Cortex::Medial)].category,
+            CortexCategory::CallusVisibleLine);
+  EXPECT_EQ(ap.scores.assessedCortices, 1);
+
+  // Not when the plane is under the threshold, when the other view calls a
+  // cortex bridged or could not score one, or has no line.
+  const RadiographAnalysisResult untouched = scoredFilm(Cortex::Medial, 2, Cortex::Lateral, 4, 3.0);
+  for (const RadiographAnalysisResult& other :
+       {scoredFilm(Cortex::Anterior, 2, Cortex::Posterior, 1, 19.0),
+        scoredFilm(Cortex::Anterior, 2, Cortex::Posterior, 3, 25.0)}) {
+    RadiographAnalysisResult film = untouched;
+    EXPECT_FALSE(withdrawSmearedBridging(film, RadiographView::Lateral, other));
+    EXPECT_TRUE(film.cortices[static_cast<std::size_t>(Cortex::Lateral)].category.has_value());
+  }
+  RadiographAnalysisResult unscored = scoredFilm(Cortex::Anterior, 2, Cortex::Posterior, 1, 25.0);
+  unscored.cortices[static_cast<std::size_t>(Cortex::Posterior)].category.reset();
+  RadiographAnalysisResult noLine = lateral;
+  noLine.fractureFound = false;
+  for (const RadiographAnalysisResult& other : {unscored, noLine}) {
+    RadiographAnalysisResult film = untouched;
+    EXPECT_FALSE(withdrawSmearedBridging(film, RadiographView::Lateral, other));
+  }
+}
+
 TEST(RadiographAnalysis, CortexNamesFollowViewOrientationAndSide) {
   std::vector<std::string> notes;
   // AP, columns toward the patient's left: a left limb's medial side is the
@@ -582,18 +638,45 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
   for (const nlohmann::json& visit : truth["timepoints"]) {
     CortexScores combined;
     CortexScores truthScores;
+    // The visit's films analysed first, then read together as `analyze`
+    // reads them (withdrawSmearedBridging), then scored.
+    struct Analysed {
+      const nlohmann::json* series;
+      PhantomFilm film;
+      RadiographAnalysisResult result;
+    };
+    std::vector<Analysed> films;
     for (const nlohmann::json& series : visit["series"]) {
       if (series["modality"] != "DX") {
         continue;
       }
       const std::filesystem::path file = dir.path() / series["source_files"][0].get<std::string>();
-      const std::optional<PhantomFilm> film = loadPhantomFilm(file);
+      std::optional<PhantomFilm> film = loadPhantomFilm(file);
       ASSERT_TRUE(film.has_value()) << file;
       const dicom::RadiographPlan& plan = film->plan;
+      RadiographAnalysisResult result =
+          analyzeRadiographUnion(*film->image, plan.pixelSpacingMm, film->view(),
+                                 RadiographOrientation{plan.columnsToward},
+                                 plan.laterality == "R" ? Laterality::Right : Laterality::Left);
+      films.push_back({&series, std::move(*film), std::move(result)});
+    }
+    std::vector<RadiographAnalysisResult> asAnalysed;
+    for (const Analysed& a : films) {
+      asAnalysed.push_back(a.result);
+    }
+    for (Analysed& a : films) {
+      for (std::size_t k = 0; k < films.size(); ++k) {
+        if (films[k].film.view() != a.film.view()) {
+          withdrawSmearedBridging(a.result, films[k].film.view(), asAnalysed[k]);
+        }
+      }
+    }
+    for (const Analysed& analysed : films) {
+      const nlohmann::json& series = *analysed.series;
+      const PhantomFilm* film = &analysed.film;
+      const dicom::RadiographPlan& plan = film->plan;
       const RadiographImage& image = *film->image;
-      const RadiographAnalysisResult result = analyzeRadiographUnion(
-          image, plan.pixelSpacingMm, film->view(), RadiographOrientation{plan.columnsToward},
-          plan.laterality == "R" ? Laterality::Right : Laterality::Left);
+      const RadiographAnalysisResult& result = analysed.result;
       if (debug) {
         writeRadiographOverlay(image, result,
                                *debug / fmt::format("phantom{}_{}_{}.png", spec.seed,
@@ -858,6 +941,42 @@ TEST(RadiographAnalysis, APlateSeenEnFaceKeepsItsScrewsAndLetsTheCortexThrough) 
   }
 }
 
+TEST(RadiographAnalysis, AHypertrophicNonunionSeenObliquelyIsNotCalledBridged) {
+  // Phantom 309 at 12 weeks: a hypertrophic nonunion whose plane the lateral
+  // film shows 25-30 degrees off the cross-section, cleft through a wide
+  // callus. On the AP film that plane crosses the beam obliquely: the gap is
+  // spread over the rows of each profile cortex, and alone the AP film
+  // calls both its cortices bridged (truth: 2, callus with a visible line).
+  const std::vector<FilmWithTruth> films =
+      phantomVisitFilms(309, phantom::Scenario::HypertrophicNonunion, phantom::Implant::None, 12);
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& ap = films.front();
+  const FilmWithTruth& lateral = films.back();
+  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  RadiographAnalysisResult apResult = analyzePhantomFilm(ap.film, *ap.film.image);
+  const RadiographAnalysisResult lateralResult =
+      analyzePhantomFilm(lateral.film, *lateral.film.image);
+  ASSERT_TRUE(lateralResult.fractureFound);
+  EXPECT_GE(lateralResult.fractureTiltDeg, 20.0);
+  for (Cortex cortex : {Cortex::Anterior, Cortex::Posterior}) {
+    const CortexScore& score = lateralResult.cortices[static_cast<std::size_t>(cortex)];
+    ASSERT_TRUE(score.category.has_value()) << cortexKey(cortex);
+    EXPECT_FALSE(score.bridged()) << cortexKey(cortex);
+  }
+  EXPECT_TRUE(withdrawSmearedBridging(apResult, RadiographView::Lateral, lateralResult));
+  for (Cortex cortex : {Cortex::Medial, Cortex::Lateral}) {
+    const CortexScore& score = apResult.cortices[static_cast<std::size_t>(cortex)];
+    EXPECT_FALSE(score.category.has_value() && score.bridged()) << cortexKey(cortex);
+  }
+  // The union call needs no AP cortex: two cleft cortices of four.
+  CortexScores visit = apResult.cortices;
+  for (Cortex cortex : {Cortex::Anterior, Cortex::Posterior}) {
+    visit[static_cast<std::size_t>(cortex)] =
+        lateralResult.cortices[static_cast<std::size_t>(cortex)];
+  }
+  EXPECT_EQ(computeUnionScores(visit).union_, false);
+}
+
 TEST(RadiographAnalysis, AFilmCollimatedToTheFractureStillMeasuresTheCallusCollar) {
   // A healing visit with a callus collar on every cortex (truth category 3).
   for (const auto& [series, film, metalTruth] : healingPhantomFilms()) {
@@ -1094,7 +1213,7 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // Regression guards at the level reached so far, NOT issue 6's targets
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.77);
+  EXPECT_GE(agreement, 0.80);
   EXPECT_GE(unionAgreementOf(tally), 0.87);
   EXPECT_GE(tally.linesNearTruth, 76);
   // The line's angle says how far the plane runs along the other view's
@@ -1105,9 +1224,9 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // rim within 1 mm either way is not counted).
   EXPECT_GE(metalRecallOf(tally), 0.95);
   EXPECT_GE(metalPrecisionOf(tally), 0.98);
-  // Without implants the method is at the category target (0.94 where the
-  // line is found within 3 mm): implants are what hold the total back.
-  EXPECT_GE(agreementWithoutImplant, 0.83);
+  // Without implants the method is past the category target (0.96, 54
+  // cortices scored): implants are what hold the total back.
+  EXPECT_GE(agreementWithoutImplant, 0.93);
   // A plate seen edge-on hides the medial cortex on the AP view: most of
   // those cortices must be called not assessable, not scored.
   EXPECT_GE(tally.obscuredRight, 14);
@@ -1130,20 +1249,20 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
     double minMetalRecall, minMetalPrecision;
   };
   const std::vector<Variant> variants = {
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.52,
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.57,
        0.71, 0.27, 0.98},
-      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.63,
+      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.68,
        0.73, 0.95, 0.78},
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.58,
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.63,
        0.84, 0.74, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 72,
-       0.72, 0.82, 0.86, 0.98},
+       0.76, 0.82, 0.86, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       27, 0.42, 0.35, 0.95, 0.98},
+       27, 0.43, 0.35, 0.95, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

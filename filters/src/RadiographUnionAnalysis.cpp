@@ -2124,6 +2124,49 @@ std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double ot
   return std::string(note);
 }
 
+bool withdrawSmearedBridging(RadiographAnalysisResult& film, RadiographView otherView,
+                             const RadiographAnalysisResult& other,
+                             const RadiographAnalysisParameters& p) {
+  if (!other.fractureFound || !(other.fractureTiltDeg >= p.smearedGapTiltDeg) ||
+      otherView == RadiographView::Unknown) {
+    return false;
+  }
+  // Both of the other view's cortices scored and cleft: its gap is seen.
+  for (const RadiographSideResult& side : other.sides) {
+    if (!side.cortex) {
+      return false;
+    }
+    const CortexScore& score = other.cortices[static_cast<std::size_t>(*side.cortex)];
+    if (!score.category || score.bridged()) {
+      return false;
+    }
+  }
+  char reason[240];
+  std::snprintf(reason, sizeof reason,
+                "the %s view shows the fracture plane %.0f degrees off the cross-section and "
+                "both its cortices cleft: on this view the gap crosses the beam obliquely, and a "
+                "cleft cortex reads as bridged",
+                otherView == RadiographView::AP ? "AP" : "lateral", other.fractureTiltDeg);
+  bool withdrawn = false;
+  for (RadiographSideResult& side : film.sides) {
+    if (!side.cortex) {
+      continue;
+    }
+    CortexScore& score = film.cortices[static_cast<std::size_t>(*side.cortex)];
+    if (score.category && score.bridged()) {
+      score.category.reset();
+      score.notAssessable = reason;
+      side.score = score;
+      side.confidence = 0;
+      withdrawn = true;
+    }
+  }
+  if (withdrawn) {
+    film.scores = computeUnionScores(film.cortices);
+  }
+  return withdrawn;
+}
+
 std::array<std::optional<Cortex>, 2> cortexOfSides(RadiographView view,
                                                    RadiographOrientation orientation,
                                                    Laterality laterality,

@@ -272,20 +272,24 @@ Laterality lateralityFromCode(const std::string& code) {
   return code == "R" ? Laterality::Right : code == "L" ? Laterality::Left : Laterality::Unknown;
 }
 
-/// One radiograph: its two cortices, the fracture line and the overlay. A
-/// radiograph reports only the cortices its view shows.
-SeriesReport analyseRadiograph(const RadiographImage& image, const dicom::RadiographPlan& plan,
-                               const AnalyzeOptions& options, const fs::path& overlay) {
+RadiographAnalysisResult analyzeRadiographFilm(const RadiographImage& image,
+                                               const dicom::RadiographPlan& plan,
+                                               const AnalyzeOptions& options) {
+  return analyzeRadiographUnion(image, plan.pixelSpacingMm, radiographView(plan.view),
+                                RadiographOrientation{plan.columnsToward},
+                                lateralityFromCode(plan.laterality), options.radiograph);
+}
+
+/// One analysed radiograph: its two cortices, the fracture line and the
+/// overlay. A radiograph reports only the cortices its view shows.
+SeriesReport reportRadiograph(const RadiographImage& image, const dicom::RadiographPlan& plan,
+                              const RadiographAnalysisResult& result, const fs::path& overlay) {
   SeriesReport report;
   Json& json = report.json;
   json["view"] = plan.view == "unknown" ? Json(nullptr) : Json(plan.view);
   json["view_source"] = plan.viewSource.empty() ? Json(nullptr) : Json(plan.viewSource);
   json["pixel_spacing_mm"] = plan.pixelSpacingMm > 0 ? Json(plan.pixelSpacingMm) : Json(nullptr);
   json["pixel_spacing_source"] = plan.spacingSource;
-  const RadiographAnalysisResult result =
-      analyzeRadiographUnion(image, plan.pixelSpacingMm, radiographView(plan.view),
-                             RadiographOrientation{plan.columnsToward},
-                             lateralityFromCode(plan.laterality), options.radiograph);
   Json notes = Json::array();
   for (const std::string& note : result.notes) {
     notes.push_back(note);
@@ -347,23 +351,73 @@ SeriesReport analyseRadiograph(const RadiographImage& image, const dicom::Radiog
   return report;
 }
 
-SeriesReport analyseRadiographSeries(const dicom::SeriesGroup& series,
-                                     const AnalyzeOptions& options, const fs::path& overlay) {
-  const dicom::RadiographPlan plan = dicom::planRadiograph(series.instances.front());
+/// A radiograph series read and analysed, before it is reported: a visit's
+/// AP and lateral films are read together first (withdrawSmearedBridging).
+struct RadiographRead {
+  dicom::RadiographPlan plan;
+  RadiographImage::Pointer image;
+  std::optional<RadiographAnalysisResult> result;
+  std::string error; ///< why it could not be read or analysed
+};
+
+RadiographRead readRadiographSeries(const dicom::SeriesGroup& series,
+                                    const AnalyzeOptions& options) {
+  RadiographRead read;
+  read.plan = dicom::planRadiograph(series.instances.front());
+  if (!read.plan.ok()) {
+    read.error = read.plan.rejectReason;
+    return read;
+  }
+  try {
+    read.image = dicom::loadRadiograph(read.plan);
+    read.result = analyzeRadiographFilm(*read.image, read.plan, options);
+  } catch (const std::exception& error) {
+    read.error = error.what();
+  }
+  return read;
+}
+
+/// Each film's bridged readings that the other view's steep, cleft plane
+/// discredits are withdrawn, each decided on the other film as analysed.
+void withdrawSmearedBridgingInVisit(std::map<const dicom::SeriesGroup*, RadiographRead>& reads,
+                                    const RadiographAnalysisParameters& parameters) {
+  std::vector<std::pair<RadiographView, RadiographAnalysisResult>> asAnalysed;
+  for (const auto& [series, read] : reads) {
+    if (read.result) {
+      asAnalysed.emplace_back(radiographView(read.plan.view), *read.result);
+    }
+  }
+  for (auto& [series, read] : reads) {
+    const RadiographView view = radiographView(read.plan.view);
+    if (!read.result || view == RadiographView::Unknown) {
+      continue;
+    }
+    for (const auto& [otherView, other] : asAnalysed) {
+      if (otherView != view && otherView != RadiographView::Unknown) {
+        withdrawSmearedBridging(*read.result, otherView, other, parameters);
+      }
+    }
+  }
+}
+
+SeriesReport reportRadiographSeries(const dicom::SeriesGroup& series, const RadiographRead& read,
+                                    const fs::path& overlay) {
   SeriesReport report;
-  if (!plan.ok()) {
-    report.json = {{"view", nullptr}, {"status", "failed"}, {"error", plan.rejectReason}};
+  if (!read.plan.ok()) {
+    report.json = {{"view", nullptr}, {"status", "failed"}, {"error", read.error}};
     return report;
   }
   try {
-    const RadiographImage::Pointer image = dicom::loadRadiograph(plan);
-    report = analyseRadiograph(*image, plan, options, overlay);
+    if (!read.result) {
+      throw std::runtime_error(read.error);
+    }
+    report = reportRadiograph(*read.image, read.plan, *read.result, overlay);
     if (series.instances.size() > 1) {
       report.json["notes"].push_back(
           fmt::format("the series holds {} images: the first was scored", series.instances.size()));
     }
   } catch (const std::exception& error) {
-    report.json["view"] = plan.view == "unknown" ? Json(nullptr) : Json(plan.view);
+    report.json["view"] = read.plan.view == "unknown" ? Json(nullptr) : Json(read.plan.view);
     report.json["status"] = "failed";
     report.json["error"] = error.what();
   }
@@ -490,7 +544,9 @@ Json plainImageVisit(const std::vector<fs::path>& files, const AnalyzeOptions& o
           dicom::loadPlainRadiograph(files[i], options.viewHint);
       const fs::path overlay =
           options.outputDirectory / "images" / fmt::format("image{}_radiograph_overlay.png", i + 1);
-      report = analyseRadiograph(*radiograph.image, radiograph.plan, options, overlay);
+      report = reportRadiograph(*radiograph.image, radiograph.plan,
+                                analyzeRadiographFilm(*radiograph.image, radiograph.plan, options),
+                                overlay);
     } catch (const std::exception& error) {
       report.json = {{"status", "failed"}, {"error", error.what()}};
     }
@@ -621,6 +677,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"callus_contrast", p.callusContrast},
           {"callus_reference_nearest_widths", p.callusReferenceNearestWidths},
           {"oblique_to_beam_note_deg", p.obliqueToBeamNoteDeg},
+          {"smeared_gap_tilt_deg", p.smearedGapTiltDeg},
           {"collar_contrast", p.collarContrast},
           {"collar_bridged_share", p.collarBridgedShare},
           {"metal_cover_share", p.metalCoverShare},
@@ -869,6 +926,13 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     RegistrationReference visitCt; // the CT series whose scores the visit reports
     VisitExport visitExport;
     visitExport.deidentification = deidentification;
+    std::map<const dicom::SeriesGroup*, RadiographRead> radiographReads;
+    for (const auto& [study, seriesRef] : seriesOfVisit(visit)) {
+      if (seriesRef->modality == "DX" || seriesRef->modality == "CR") {
+        radiographReads.emplace(seriesRef, readRadiographSeries(*seriesRef, options));
+      }
+    }
+    withdrawSmearedBridgingInVisit(radiographReads, options.radiograph);
     for (const auto& [study, seriesRef] : seriesOfVisit(visit)) {
       const dicom::SeriesGroup& series = *seriesRef;
       Json entry = {{"series_instance_uid", series.seriesInstanceUid},
@@ -900,7 +964,8 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       } else if (series.modality == "DX" || series.modality == "CR") {
         const fs::path image =
             options.outputDirectory / "images" / (stem + "_radiograph_overlay.png");
-        report = analyseRadiographSeries(series, options, image);
+        report = reportRadiographSeries(series, radiographReads.at(&series), image);
+        radiographReads.erase(&series); // its image is no longer needed
       } else {
         report.json = {
             {"status", "failed"},

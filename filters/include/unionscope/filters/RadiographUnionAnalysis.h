@@ -265,6 +265,16 @@ struct RadiographAnalysisParameters {
   /// the 10 wrong called bridged), against 95 of 108 under 10 degrees; the
   /// other view's series gets a note (see obliqueToBeamNote).
   double obliqueToBeamNoteDeg = 30.0;
+  /// When the other view shows the plane this many degrees off its
+  /// cross-section and both its cortices cleft (scored, not bridged), this
+  /// view's bridged readings are withdrawn (withdrawSmearedBridging): the
+  /// gap crosses this view's beam obliquely and is spread over the rows of
+  /// each profile cortex, so a cleft cortex and its collar read as
+  /// continuous. On the phantom cohort the rule withdraws 7 cortices, all
+  /// truly cleft (a hypertrophic nonunion's AP films, 309, where the
+  /// lateral view shows the plane at 25-30 degrees); 10, 15 and 20 degrees
+  /// withdraw the same.
+  double smearedGapTiltDeg = 20.0;
 };
 
 /// One side of the bone in the straightened image (0: the image's left as
@@ -324,6 +334,16 @@ analyzeRadiographUnion(const RadiographImage& image, double pixelSpacingMm, Radi
 /// along this view's beam (docs/radiograph-analysis.md).
 std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double otherTiltDeg,
                                              const RadiographAnalysisParameters& parameters = {});
+
+/// A visit's two views read together: when `other` (a film of `otherView`)
+/// shows the fracture plane smearedGapTiltDeg or more off its cross-section
+/// and scores both its cortices cleft, `film`'s cortices that read as
+/// bridged become not assessable (the plane crosses this view's beam
+/// obliquely and a cleft cortex reads as bridged), and its scores are
+/// recomputed. Returns whether a cortex was withdrawn.
+bool withdrawSmearedBridging(RadiographAnalysisResult& film, RadiographView otherView,
+                             const RadiographAnalysisResult& other,
+                             const RadiographAnalysisParameters& parameters = {});
 
 /// The cortex on each side of the straightened image (side 0 is the side the
 /// image's columns point away from), from view, orientation and laterality.
