@@ -360,16 +360,29 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
   }
 }
 
-MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& found, const TissueMaps& maps,
+/// The range of a film's pixels (within `mask`, or all when it is empty):
+/// from the air (2nd percentile) to the brightest (99.95th percentile, so
+/// that a few hot pixels do not set it).
+struct FilmRange {
+  double low = 0, top = 0;
+};
+
+FilmRange rangeOf(const cv::Mat& image, const cv::Mat& mask) {
+  const auto [top, low] = percentiles<2>(image, mask, {0.9995, 0.02});
+  return {low, top};
+}
+
+/// `rest` (the pixels not yet found to be metal) spans `restRange`.
+MetalCandidates metalCandidates(const cv::Mat& image, const cv::Mat& rest,
+                                const FilmRange& restRange, const TissueMaps& maps,
                                 const RadiographAnalysisParameters& p) {
   MetalCandidates kept{cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U),
                        cv::Mat::zeros(image.size(), CV_8U), cv::Mat::zeros(image.size(), CV_8U)};
-  const cv::Mat rest = found == 0;
-  const auto [top, low] = percentiles<2>(image, rest, {0.9995, 0.02});
-  if (!(top > low)) {
+  const double low = restRange.low;
+  if (!(restRange.top > low)) {
     return kept;
   }
-  const double range = top - low;
+  const double range = restRange.top - low;
   addMetalCandidates(image, maps, rest, low, range, p.metalShareOfMax, false, p, kept);
   // A nail next to a plate or a brighter bone end can stay below the
   // metal level (a windowed export puts the plate at the top and the nail
@@ -452,14 +465,16 @@ cv::Mat saturatedCores(const cv::Mat& image, const cv::Mat& candidate, double re
 /// shaped like an implant. Brightness is the candidate's median: a screw
 /// head saturates, but on a film with bright bone its blurred rim pulls
 /// its mean under the level asked (phantom lateral films with a plate).
-cv::Mat findMetal(const cv::Mat& image, const TissueMaps& maps,
+cv::Mat findMetal(const cv::Mat& image, const FilmRange& film, const TissueMaps& maps,
                   const RadiographAnalysisParameters& p) {
   cv::Mat metal = cv::Mat::zeros(image.size(), CV_8U);
   // Two levels: a plate or nail first, then what is bright next to the
   // rest (screws, thinner in projection than the plate they hold).
   double firstSoftLevel = 0.0;
   for (int level = 0; level < 2; ++level) {
-    const MetalCandidates candidates = metalCandidates(image, metal, maps, p);
+    const cv::Mat rest = metal == 0;
+    const MetalCandidates candidates =
+        metalCandidates(image, rest, level == 0 ? film : rangeOf(image, rest), maps, p);
     if (cv::countNonZero(candidates.all) == 0) {
       break;
     }
@@ -2238,7 +2253,8 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   const double workingSpacing = pixelSpacingMm > 0 ? pixelSpacingMm / scale : 0.0;
 
   const TissueMaps maps = tissueMaps(working, p);
-  const cv::Mat metal = findMetal(working, maps, p);
+  const FilmRange film = rangeOf(working, cv::Mat());
+  const cv::Mat metal = findMetal(working, film, maps, p);
   result.metalPresent = cv::countNonZero(metal) > 0;
   if (result.metalPresent) {
     std::vector<std::vector<cv::Point>> contours;
@@ -2271,10 +2287,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     return fail("no long bone found");
   }
   Straightened st = straighten(working, bone, metal, *frame);
-  {
-    const auto [top, low] = percentiles<2>(working, cv::Mat(), {0.9995, 0.02});
-    st.opaqueLevel = low + p.metalOpaqueShare * (top - low);
-  }
+  st.opaqueLevel = film.low + p.metalOpaqueShare * (film.top - film.low);
   const std::optional<ShaftModel> model = modelShaft(st, p);
   if (!model) {
     return fail("no long-bone shaft found");
