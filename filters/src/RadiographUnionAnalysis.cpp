@@ -432,14 +432,16 @@ double boneBeyondRim(const cv::Mat& component, const cv::Mat& bone, int ring) {
 /// candidate's median then fails the level and the screw was lost with it.
 /// The brightest ridges of a dense cortex pass the level too, but they fade
 /// into the cortex around them.
+/// (`image` may be a crop of the film: `ring` is the film's ringWidth.)
 cv::Mat saturatedCores(const cv::Mat& image, const cv::Mat& candidate, double required,
-                       double contrast, const RadiographAnalysisParameters& p) {
+                       double contrast, int ring, const RadiographAnalysisParameters& p) {
   cv::Mat cores = candidate & (image >= required);
+  if (!(contrast > 0)) {
+    // Bone no brighter than soft tissue: no step can be judged.
+    return cv::Mat::zeros(image.size(), CV_8U);
+  }
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(cores, labels, stats, centroids, 8);
-  const int ring = ringWidth(image);
-  const cv::Mat element =
-      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * ring + 1, 2 * ring + 1));
   cores.setTo(0);
   for (int l = 1; l < count; ++l) {
     if (stats.at<int>(l, cv::CC_STAT_AREA) < p.metalMinPixels) {
@@ -449,9 +451,7 @@ cv::Mat saturatedCores(const cv::Mat& image, const cv::Mat& candidate, double re
     if (elongation(core) >= p.implantMinElongation) {
       continue;
     }
-    cv::Mat around;
-    cv::dilate(core, around, element);
-    around &= ~core;
+    const cv::Mat around = dilatedByDisc(core, ring) & ~core;
     const double step = percentile(image, core, 0.5) - cv::mean(image, around)[0];
     if (step >= p.metalCoreStep * contrast) {
       cores.setTo(255, core);
@@ -571,13 +571,14 @@ cv::Mat findMetal(const cv::Mat& image, const FilmRange& film, const TissueMaps&
         ++added;
       } else if (cv::countNonZero(other) > 0) {
         // Its parts may be metal still: a screw head joined to a faint plate.
-        // (Worked in the box grown by a ring, so the ring around a part at
-        // the box's border is measured too.)
-        const cv::Rect grown = grownWithin(box, 2 * ringWidth(image), image.size());
+        // (Worked in the box grown by two rings, so the ring around a part
+        // at the box's border is measured too.)
+        const int ring = ringWidth(image);
+        const cv::Rect grown = grownWithin(box, 2 * ring, image.size());
         cv::Mat otherGrown = cv::Mat::zeros(grown.size(), CV_8U);
         otherGrown(box - grown.tl()).setTo(255, other);
-        const cv::Mat cores = saturatedCores(image(grown), otherGrown, required,
-                                             std::max(0.0, boneLevel - softLevel), p);
+        const cv::Mat cores =
+            saturatedCores(image(grown), otherGrown, required, boneLevel - softLevel, ring, p);
         if (cv::countNonZero(cores) > 0) {
           metal(grown).setTo(255, cores);
           ++added;
@@ -849,9 +850,10 @@ struct Straightened {
   cv::Mat bone;       ///< CV_8U
   cv::Mat metal;      ///< CV_8U
   cv::Size imageSize; ///< of the working image it was sampled from
-  /// Metal at or above this level hides what lies under it (see
-  /// RadiographAnalysisParameters::metalOpaqueShare).
-  double opaqueLevel = 0;
+  /// CV_8U, a subset of metal: the metal that hides what lies under it (see
+  /// RadiographAnalysisParameters::metalOpaqueShare); empty while only the
+  /// frame is being fitted.
+  cv::Mat opaque;
   [[nodiscard]] int rows() const { return image.rows; }
   [[nodiscard]] int cols() const { return image.cols; }
   [[nodiscard]] double u(int column) const { return column - frame.uHalf; }
@@ -864,7 +866,7 @@ struct Straightened {
 };
 
 Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat& metal,
-                        const ShaftFrame& frame) {
+                        const ShaftFrame& frame, const cv::Mat& opaque = cv::Mat()) {
   Straightened out;
   out.frame = frame;
   out.imageSize = image.size();
@@ -881,6 +883,9 @@ Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat
   cv::remap(image, out.image, mapX, mapY, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   cv::remap(bone, out.bone, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
   cv::remap(metal, out.metal, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
+  if (!opaque.empty()) {
+    cv::remap(opaque, out.opaque, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
+  }
   return out;
 }
 
@@ -1509,8 +1514,10 @@ std::array<std::vector<double>, 2> callusEdges(const Straightened& st, const Sha
 }
 
 struct FractureCandidate {
-  double row = 0;   ///< where the line crosses the shaft's centre column
+  double row = 0;   ///< where the line crosses the centre of its span
   double slope = 0; ///< rows per column
+  /// The bone's span (columns) on that row the line was searched across.
+  double left = 0, right = 0;
   double score = 0;
   double confidence = 0;
 };
@@ -1644,6 +1651,8 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   }
   best.row = bestRow;
   best.slope = slopeAt[static_cast<std::size_t>(bestRow)];
+  best.left = leftEdge[static_cast<std::size_t>(bestRow)];
+  best.right = rightEdge[static_cast<std::size_t>(bestRow)];
   // Confidence: how far the peak stands above the strongest response away
   // from it (a second fracture or a nutrient canal).
   double second = 0;
@@ -1999,13 +2008,14 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       const double edgeHere = edge.at(ri);
       // Metal over the outer half of the cortex hides the line; a nail in
       // the canal may reach the cortex's inner surface without hiding it.
-      // Only opaque metal hides it: a plate seen en face that the film
-      // shows below the saturated screws it holds lets the cortex's
-      // profile through.
+      // Only opaque metal makes the cortex not assessable: a plate seen en
+      // face that the film shows below the saturated screws it holds lets
+      // the cortex's profile through. (The measures below still leave all
+      // metal out.)
       const bool inBand = outward * (j - edgeHere) <= 0 && outward * (j - edgeHere) >= -0.5 * band;
       if (inBand) {
         ++bandCount;
-        metalCount += isMetal && st.image.at<float>(ri, j) >= st.opaqueLevel ? 1 : 0;
+        metalCount += !st.opaque.empty() && st.opaque.at<std::uint8_t>(ri, j) != 0 ? 1 : 0;
       }
       values.at<float>(r, j - j0) =
           isMetal ? 0.0F : static_cast<float>((st.image.at<float>(ri, j) - m.soft) / m.contrast());
@@ -2182,6 +2192,27 @@ bool withdrawSmearedBridging(RadiographAnalysisResult& film, RadiographView othe
   return withdrawn;
 }
 
+void withdrawSmearedBridgingInVisit(
+    const std::vector<std::pair<RadiographView, RadiographAnalysisResult*>>& films,
+    const RadiographAnalysisParameters& p) {
+  std::vector<RadiographAnalysisResult> asAnalysed;
+  asAnalysed.reserve(films.size());
+  for (const auto& [view, film] : films) {
+    asAnalysed.push_back(*film);
+  }
+  for (const auto& [view, film] : films) {
+    if (view == RadiographView::Unknown) {
+      continue;
+    }
+    for (std::size_t k = 0; k < films.size(); ++k) {
+      const RadiographView otherView = films[k].first;
+      if (otherView != view && otherView != RadiographView::Unknown) {
+        withdrawSmearedBridging(*film, otherView, asAnalysed[k], p);
+      }
+    }
+  }
+}
+
 std::array<std::optional<Cortex>, 2> cortexOfSides(RadiographView view,
                                                    RadiographOrientation orientation,
                                                    Laterality laterality,
@@ -2286,8 +2317,13 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   if (!frame) {
     return fail("no long bone found");
   }
-  Straightened st = straighten(working, bone, metal, *frame);
-  st.opaqueLevel = film.low + p.metalOpaqueShare * (film.top - film.low);
+  // The metal that hides what lies under it: what the film shows at the
+  // opaque level or above, with the blurred rim around it (as findMetal
+  // gives every implant its rim).
+  cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
+  cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
+  opaque &= metal;
+  const Straightened st = straighten(working, bone, metal, *frame, opaque);
   const std::optional<ShaftModel> model = modelShaft(st, p);
   if (!model) {
     return fail("no long-bone shaft found");
@@ -2317,9 +2353,8 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   }
   result.fractureFound = true;
   result.fractureConfidence = fracture.confidence;
-  const auto centre = static_cast<std::size_t>(fracture.row);
-  const double l = model->edges.left[centre];
-  const double r = model->edges.right[centre];
+  const double l = fracture.left;
+  const double r = fracture.right;
   const double c = 0.5 * (l + r);
   std::array<double, 2> gapRows{}, gapColumns{};
 

@@ -23,6 +23,7 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -375,29 +376,6 @@ RadiographRead readRadiographSeries(const dicom::SeriesGroup& series,
     read.error = error.what();
   }
   return read;
-}
-
-/// Each film's bridged readings that the other view's steep, cleft plane
-/// discredits are withdrawn, each decided on the other film as analysed.
-void withdrawSmearedBridgingInVisit(std::map<const dicom::SeriesGroup*, RadiographRead>& reads,
-                                    const RadiographAnalysisParameters& parameters) {
-  std::vector<std::pair<RadiographView, RadiographAnalysisResult>> asAnalysed;
-  for (const auto& [series, read] : reads) {
-    if (read.result) {
-      asAnalysed.emplace_back(radiographView(read.plan.view), *read.result);
-    }
-  }
-  for (auto& [series, read] : reads) {
-    const RadiographView view = radiographView(read.plan.view);
-    if (!read.result || view == RadiographView::Unknown) {
-      continue;
-    }
-    for (const auto& [otherView, other] : asAnalysed) {
-      if (otherView != view && otherView != RadiographView::Unknown) {
-        withdrawSmearedBridging(*read.result, otherView, other, parameters);
-      }
-    }
-  }
 }
 
 SeriesReport reportRadiographSeries(const dicom::SeriesGroup& series, const RadiographRead& read,
@@ -926,13 +904,24 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
     RegistrationReference visitCt; // the CT series whose scores the visit reports
     VisitExport visitExport;
     visitExport.deidentification = deidentification;
-    std::map<const dicom::SeriesGroup*, RadiographRead> radiographReads;
+    // The visit's radiographs are read together before any is reported: a
+    // steep, cleft plane on one view withdraws the other's bridged
+    // readings. (In series order; each is dropped once reported.)
+    std::vector<std::pair<const dicom::SeriesGroup*, RadiographRead>> radiographReads;
     for (const auto& [study, seriesRef] : seriesOfVisit(visit)) {
       if (seriesRef->modality == "DX" || seriesRef->modality == "CR") {
-        radiographReads.emplace(seriesRef, readRadiographSeries(*seriesRef, options));
+        radiographReads.emplace_back(seriesRef, readRadiographSeries(*seriesRef, options));
       }
     }
-    withdrawSmearedBridgingInVisit(radiographReads, options.radiograph);
+    {
+      std::vector<std::pair<RadiographView, RadiographAnalysisResult*>> films;
+      for (auto& [series, read] : radiographReads) {
+        if (read.result) {
+          films.emplace_back(radiographView(read.plan.view), &*read.result);
+        }
+      }
+      withdrawSmearedBridgingInVisit(films, options.radiograph);
+    }
     for (const auto& [study, seriesRef] : seriesOfVisit(visit)) {
       const dicom::SeriesGroup& series = *seriesRef;
       Json entry = {{"series_instance_uid", series.seriesInstanceUid},
@@ -964,8 +953,11 @@ AnalyzeOutcome analyzeVisits(const dicom::PatientGroup& patientGroup,
       } else if (series.modality == "DX" || series.modality == "CR") {
         const fs::path image =
             options.outputDirectory / "images" / (stem + "_radiograph_overlay.png");
-        report = reportRadiographSeries(series, radiographReads.at(&series), image);
-        radiographReads.erase(&series); // its image is no longer needed
+        const auto read =
+            std::find_if(radiographReads.begin(), radiographReads.end(),
+                         [&](const auto& pending) { return pending.first == &series; });
+        report = reportRadiographSeries(series, read->second, image);
+        read->second = RadiographRead{}; // its image is no longer needed
       } else {
         report.json = {
             {"status", "failed"},

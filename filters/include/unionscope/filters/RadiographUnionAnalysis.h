@@ -101,7 +101,7 @@ struct RadiographAnalysisParameters {
   double metalCoreStep = 0.2;
   /// Metal hides the cortex under it (metalCoverShare) only where the film
   /// shows it at or above this share of its range (air to the 99.95th
-  /// percentile): steel saturates, while a plate seen en face that stands
+  /// percentile), with the blurred rim around that part: steel saturates, while a plate seen en face that stands
   /// below its saturated screws (phantom lateral films: 0.7-0.85) lets the
   /// cortex's profile through. Any share from 0.9 to 0.98 gives the same
   /// phantom results.
@@ -344,6 +344,14 @@ std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double ot
 bool withdrawSmearedBridging(RadiographAnalysisResult& film, RadiographView otherView,
                              const RadiographAnalysisResult& other,
                              const RadiographAnalysisParameters& parameters = {});
+
+/// withdrawSmearedBridging over all of a visit's films, each decided on the
+/// other films as analysed (so the order of `films` does not matter, though
+/// it orders the reasons when two films of the other view qualify: the
+/// first one's is kept).
+void withdrawSmearedBridgingInVisit(
+    const std::vector<std::pair<RadiographView, RadiographAnalysisResult*>>& films,
+    const RadiographAnalysisParameters& parameters = {});
 
 /// The cortex on each side of the straightened image (side 0 is the side the
 /// image's columns point away from), from view, orientation and laterality.
