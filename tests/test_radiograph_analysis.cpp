@@ -219,6 +219,13 @@ std::optional<PhantomFilm> loadPhantomFilm(const std::filesystem::path& file) {
   return film;
 }
 
+/// The analysis of a phantom film with its own view, orientation and side.
+RadiographAnalysisResult analyzePhantomFilm(const PhantomFilm& film, const RadiographImage& image) {
+  return analyzeRadiographUnion(image, film.plan.pixelSpacingMm, film.view(),
+                                RadiographOrientation{film.plan.columnsToward},
+                                film.plan.laterality == "R" ? Laterality::Right : Laterality::Left);
+}
+
 } // namespace
 
 TEST(RadiographAnalysis, AWindowedExportWithDimSoftTissueStillShowsTheWholeShaft) {
@@ -653,11 +660,7 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
       const std::filesystem::path file = dir.path() / series["source_files"][0].get<std::string>();
       std::optional<PhantomFilm> film = loadPhantomFilm(file);
       ASSERT_TRUE(film.has_value()) << file;
-      const dicom::RadiographPlan& plan = film->plan;
-      RadiographAnalysisResult result =
-          analyzeRadiographUnion(*film->image, plan.pixelSpacingMm, film->view(),
-                                 RadiographOrientation{plan.columnsToward},
-                                 plan.laterality == "R" ? Laterality::Right : Laterality::Left);
+      RadiographAnalysisResult result = analyzePhantomFilm(*film, *film->image);
       films.push_back({&series, std::move(*film), std::move(result)});
     }
     std::vector<std::pair<RadiographView, RadiographAnalysisResult*>> views;
@@ -667,9 +670,9 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
     withdrawSmearedBridgingInVisit(views);
     for (const Analysed& analysed : films) {
       const nlohmann::json& series = *analysed.series;
-      const PhantomFilm* film = &analysed.film;
-      const dicom::RadiographPlan& plan = film->plan;
-      const RadiographImage& image = *film->image;
+      const PhantomFilm& film = analysed.film;
+      const dicom::RadiographPlan& plan = film.plan;
+      const RadiographImage& image = *film.image;
       const RadiographAnalysisResult& result = analysed.result;
       if (debug) {
         writeRadiographOverlay(image, result,
@@ -872,13 +875,6 @@ std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenar
 /// collar on every cortex, no implant.
 std::vector<FilmWithTruth> healingPhantomFilms() {
   return phantomVisitFilms(300, phantom::Scenario::NormalHealing, phantom::Implant::None, 12);
-}
-
-/// The analysis of a phantom film with its own view, orientation and side.
-RadiographAnalysisResult analyzePhantomFilm(const PhantomFilm& film, const RadiographImage& image) {
-  return analyzeRadiographUnion(image, film.plan.pixelSpacingMm, film.view(),
-                                RadiographOrientation{film.plan.columnsToward},
-                                film.plan.laterality == "R" ? Laterality::Right : Laterality::Left);
 }
 
 } // namespace

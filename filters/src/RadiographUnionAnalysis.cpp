@@ -133,7 +133,6 @@ double borderSharpness(const cv::Mat& image, const cv::Mat& inside, const cv::Ma
   return in > far ? (in - near) / (in - far) : 0.0;
 }
 
-/// Length over width of the component's smallest enclosing rectangle.
 /// A mask's smallest enclosing rectangle as a bar: its long axis (radians,
 /// modulo pi) through its centre, its length along that axis and its width
 /// across it.
@@ -167,6 +166,7 @@ Bar barOf(const cv::Mat& inside) {
           rect.center};
 }
 
+/// Length over width of the component's smallest enclosing rectangle.
 double elongation(const cv::Mat& inside) {
   return barOf(inside).elongation();
 }
@@ -435,11 +435,11 @@ double boneBeyondRim(const cv::Mat& component, const cv::Mat& bone, int ring) {
 /// (`image` may be a crop of the film: `ring` is the film's ringWidth.)
 cv::Mat saturatedCores(const cv::Mat& image, const cv::Mat& candidate, double required,
                        double contrast, int ring, const RadiographAnalysisParameters& p) {
-  cv::Mat cores = candidate & (image >= required);
   if (!(contrast > 0)) {
     // Bone no brighter than soft tissue: no step can be judged.
     return cv::Mat::zeros(image.size(), CV_8U);
   }
+  cv::Mat cores = candidate & (image >= required);
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(cores, labels, stats, centroids, 8);
   cores.setTo(0);
@@ -563,13 +563,13 @@ cv::Mat findMetal(const cv::Mat& image, const FilmRange& film, const TissueMaps&
       // to bone by construction, so brightness does not decide for it.
       const cv::Mat nail = component & candidates.nailShaped(box);
       const cv::Mat other = component & ~candidates.nailShaped(box);
+      const bool hasOther = cv::countNonZero(other) > 0;
       const bool shaped = cv::countNonZero(other & candidates.implantShaped(box)) > 0;
-      if (cv::countNonZero(other) > 0 &&
-          (shaped ||
-           (percentile(image(box), other, 0.5) >= required && !cortexBesideImplant(other, box)))) {
+      if (hasOther && (shaped || (percentile(image(box), other, 0.5) >= required &&
+                                  !cortexBesideImplant(other, box)))) {
         metal(box).setTo(255, other);
         ++added;
-      } else if (cv::countNonZero(other) > 0) {
+      } else if (hasOther) {
         // Its parts may be metal still: a screw head joined to a faint plate.
         // (Worked in the box grown by two rings, so the ring around a part
         // at the box's border is measured too.)
@@ -2133,6 +2133,17 @@ std::array<double, 2> toOriginal(const cv::Point2d& working, double scale) {
   return {(working.x + 0.5) / scale - 0.5, (working.y + 0.5) / scale - 0.5};
 }
 
+/// "the lateral view shows the fracture plane 25 degrees off the
+/// cross-section", followed by `rest`: what the other view's tilt means for
+/// this one (the note and the withdrawal reason below).
+std::string otherViewTilt(RadiographView otherView, double otherTiltDeg, const char* rest) {
+  char text[240];
+  std::snprintf(text, sizeof text,
+                "the %s view shows the fracture plane %.0f degrees off the cross-section%s",
+                otherView == RadiographView::AP ? "AP" : "lateral", otherTiltDeg, rest);
+  return text;
+}
+
 } // namespace
 
 std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double otherTiltDeg,
@@ -2140,13 +2151,9 @@ std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double ot
   if (!(otherTiltDeg >= p.obliqueToBeamNoteDeg) || otherView == RadiographView::Unknown) {
     return std::nullopt;
   }
-  char note[200];
-  std::snprintf(note, sizeof note,
-                "the %s view shows the fracture plane %.0f degrees off the cross-section: on "
-                "this view its gap is not seen in profile, and a cleft cortex can read as "
-                "bridged",
-                otherView == RadiographView::AP ? "AP" : "lateral", otherTiltDeg);
-  return std::string(note);
+  return otherViewTilt(otherView, otherTiltDeg,
+                       ": on this view its gap is not seen in profile, and a cleft cortex can "
+                       "read as bridged");
 }
 
 bool withdrawSmearedBridging(RadiographAnalysisResult& film, RadiographView otherView,
@@ -2166,12 +2173,10 @@ bool withdrawSmearedBridging(RadiographAnalysisResult& film, RadiographView othe
       return false;
     }
   }
-  char reason[240];
-  std::snprintf(reason, sizeof reason,
-                "the %s view shows the fracture plane %.0f degrees off the cross-section and "
-                "both its cortices cleft: on this view the gap crosses the beam obliquely, and a "
-                "cleft cortex reads as bridged",
-                otherView == RadiographView::AP ? "AP" : "lateral", other.fractureTiltDeg);
+  const std::string reason =
+      otherViewTilt(otherView, other.fractureTiltDeg,
+                    " and both its cortices cleft: on this view the gap crosses the beam "
+                    "obliquely, and a cleft cortex reads as bridged");
   bool withdrawn = false;
   for (RadiographSideResult& side : film.sides) {
     if (!side.cortex) {

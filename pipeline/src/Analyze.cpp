@@ -381,21 +381,20 @@ RadiographRead readRadiographSeries(const dicom::SeriesGroup& series,
 SeriesReport reportRadiographSeries(const dicom::SeriesGroup& series, const RadiographRead& read,
                                     const fs::path& overlay) {
   SeriesReport report;
-  if (!read.plan.ok()) {
-    report.json = {{"view", nullptr}, {"status", "failed"}, {"error", read.error}};
+  const Json view =
+      !read.plan.ok() || read.plan.view == "unknown" ? Json(nullptr) : Json(read.plan.view);
+  if (!read.result) {
+    report.json = {{"view", view}, {"status", "failed"}, {"error", read.error}};
     return report;
   }
   try {
-    if (!read.result) {
-      throw std::runtime_error(read.error);
-    }
     report = reportRadiograph(*read.image, read.plan, *read.result, overlay);
     if (series.instances.size() > 1) {
       report.json["notes"].push_back(
           fmt::format("the series holds {} images: the first was scored", series.instances.size()));
     }
   } catch (const std::exception& error) {
-    report.json["view"] = read.plan.view == "unknown" ? Json(nullptr) : Json(read.plan.view);
+    report.json["view"] = view;
     report.json["status"] = "failed";
     report.json["error"] = error.what();
   }
