@@ -841,19 +841,22 @@ struct FilmWithTruth {
   cv::Mat metalTruth;
 };
 
-/// The two films (AP, then lateral) of one phantom visit, `weeks` after
-/// the injury.
-std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenario scenario,
-                                             phantom::Implant implant, double weeks) {
+/// The two films (AP, then lateral) of the visit `weeks` after the injury
+/// of the patient `spec`.
+std::vector<FilmWithTruth> visitFilms(const phantom::PatientSpec& spec, double weeks) {
+  const auto visit = std::find_if(spec.visits.begin(), spec.visits.end(),
+                                  [&](const phantom::VisitPlan& v) { return v.weeks == weeks; });
+  if (visit == spec.visits.end()) {
+    ADD_FAILURE() << "no visit at " << weeks << " weeks";
+    return {};
+  }
   test::TempDir dir;
-  phantom::PatientSpec spec =
-      phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default, {weeks});
-  spec.monochrome1 = false;
   phantom::writePatient(spec, dir.path());
   std::ifstream in(dir.path() / "truth.json");
   const nlohmann::json truth = nlohmann::json::parse(in);
   std::vector<FilmWithTruth> films;
-  for (const nlohmann::json& series : truth["timepoints"][0]["series"]) {
+  for (const nlohmann::json& series :
+       truth["timepoints"][static_cast<std::size_t>(visit - spec.visits.begin())]["series"]) {
     if (series["modality"] != "DX") {
       continue;
     }
@@ -869,6 +872,27 @@ std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenar
   }
   EXPECT_EQ(films.size(), 2U);
   return films;
+}
+
+/// The two films (AP, then lateral) of a one-visit phantom, `weeks` after
+/// the injury.
+std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenario scenario,
+                                             phantom::Implant implant, double weeks) {
+  phantom::PatientSpec spec =
+      phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default, {weeks});
+  spec.monochrome1 = false;
+  return visitFilms(spec, weeks);
+}
+
+/// The two films of a visit of a patient of the phantom cohort
+/// (evaluatePhantomCohort): the same visits, noise and photometric
+/// interpretation.
+std::vector<FilmWithTruth> cohortVisitFilms(std::uint64_t seed, phantom::Scenario scenario,
+                                            phantom::Implant implant, double weeks) {
+  phantom::PatientSpec spec =
+      phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default);
+  spec.monochrome1 = seed % 2 == 1;
+  return visitFilms(spec, weeks);
 }
 
 /// The two films of phantom 300's 12-week visit: normal healing, a callus
@@ -929,6 +953,44 @@ TEST(RadiographAnalysis, APlateSeenEnFaceKeepsItsScrewsAndLetsTheCortexThrough) 
     ASSERT_TRUE(score.category.has_value()) << cortexKey(cortex) << ": " << score.notAssessable;
     EXPECT_TRUE(score.bridged()) << cortexKey(cortex);
   }
+}
+
+TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
+  // Phantom 303 at 12 weeks, lateral film: a delayed union without implant.
+  // The anterior cortex has a thin early collar, cleft by the gap (truth 2),
+  // 0.05-0.06 of the cortex's contrast above the soft tissue; at a callus
+  // level of 0.06 it was read as no callus at all (1). Six weeks earlier
+  // three of the four cortices have no collar yet, and must still read 1.
+  const std::vector<FilmWithTruth> early =
+      cohortVisitFilms(303, phantom::Scenario::DelayedUnion, phantom::Implant::None, 12);
+  ASSERT_EQ(early.size(), 2U);
+  const FilmWithTruth& lateral = early.back();
+  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  ASSERT_EQ(lateral.truth["cortices"]["anterior"]["category"], 2);
+  const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
+  ASSERT_TRUE(result.fractureFound);
+  const CortexScore& anterior = result.cortices[static_cast<std::size_t>(Cortex::Anterior)];
+  ASSERT_TRUE(anterior.category.has_value()) << anterior.notAssessable;
+  EXPECT_EQ(*anterior.category, CortexCategory::CallusVisibleLine);
+
+  const std::vector<FilmWithTruth> bare =
+      cohortVisitFilms(303, phantom::Scenario::DelayedUnion, phantom::Implant::None, 6);
+  ASSERT_EQ(bare.size(), 2U);
+  int bareCortices = 0;
+  for (const FilmWithTruth& film : bare) {
+    const RadiographAnalysisResult bareResult = analyzePhantomFilm(film.film, *film.film.image);
+    ASSERT_TRUE(bareResult.fractureFound);
+    for (const auto& [key, expected] : film.truth["cortices"].items()) {
+      if (expected["category"] != 1) {
+        continue;
+      }
+      ++bareCortices;
+      const CortexScore& score = bareResult.cortices[static_cast<std::size_t>(*cortexFromKey(key))];
+      ASSERT_TRUE(score.category.has_value()) << key << ": " << score.notAssessable;
+      EXPECT_EQ(*score.category, CortexCategory::NoCallus) << key;
+    }
+  }
+  EXPECT_EQ(bareCortices, 3);
 }
 
 TEST(RadiographAnalysis, AHypertrophicNonunionSeenObliquelyIsNotCalledBridged) {
@@ -1203,7 +1265,7 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // Regression guards at the level reached so far, NOT issue 6's targets
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.80);
+  EXPECT_GE(agreement, 0.83);
   EXPECT_GE(unionAgreementOf(tally), 0.87);
   EXPECT_GE(tally.linesNearTruth, 76);
   // The line's angle says how far the plane runs along the other view's
@@ -1214,9 +1276,9 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // rim within 1 mm either way is not counted).
   EXPECT_GE(metalRecallOf(tally), 0.95);
   EXPECT_GE(metalPrecisionOf(tally), 0.98);
-  // Without implants the method is past the category target (0.96, 54
+  // Without implants the method is past the category target (0.98, 54
   // cortices scored): implants are what hold the total back.
-  EXPECT_GE(agreementWithoutImplant, 0.93);
+  EXPECT_GE(agreementWithoutImplant, 0.95);
   // A plate seen edge-on hides the medial cortex on the AP view: most of
   // those cortices must be called not assessable, not scored.
   EXPECT_GE(tally.obscuredRight, 14);
@@ -1239,20 +1301,20 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
     double minMetalRecall, minMetalPrecision;
   };
   const std::vector<Variant> variants = {
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.57,
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.58,
        0.71, 0.27, 0.98},
-      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.68,
+      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.70,
        0.73, 0.95, 0.78},
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.63,
-       0.84, 0.74, 0.98},
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.64,
+       0.86, 0.74, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 72,
-       0.76, 0.82, 0.86, 0.98},
+       0.80, 0.82, 0.86, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       27, 0.43, 0.35, 0.95, 0.98},
+       27, 0.44, 0.35, 0.95, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

@@ -101,8 +101,8 @@ struct RadiographAnalysisParameters {
   double metalCoreStep = 0.2;
   /// Metal hides the cortex under it (metalCoverShare) only where the film
   /// shows it at or above this share of its range (air to the 99.95th
-  /// percentile), with the blurred rim around that part: steel saturates, while a plate seen en face that stands
-  /// below its saturated screws (phantom lateral films: 0.7-0.85) lets the
+  /// percentile), with the blurred rim around that part: steel saturates, while a plate seen en
+  /// face that stands below its saturated screws (phantom lateral films: 0.7-0.85) lets the
   /// cortex's profile through. Any share from 0.9 to 0.98 gives the same
   /// phantom results.
   double metalOpaqueShare = 0.9;
@@ -244,9 +244,11 @@ struct RadiographAnalysisParameters {
   /// Callus present: the collar just outside the cortex beside the gap is
   /// denser than the soft tissue at the same distance from the shaft away
   /// from the fracture by this share of the cortex's contrast. Woven callus
-  /// a few mm thick adds about a tenth or more; soft tissue alone, zero
-  /// within noise.
-  double collarContrast = 0.06;
+  /// a few mm thick adds about a tenth or more, an early collar at six or
+  /// twelve weeks 0.045-0.06; soft tissue alone, zero within noise (at most
+  /// 0.03-0.04 on cortices without callus, on every phantom set). Any level
+  /// from 0.04 to 0.05 scores the phantoms alike.
+  double collarContrast = 0.045;
   /// Bridged: the collar keeps at least this share of its density across the
   /// gap (an unbridged collar is cleft there down to soft tissue).
   double collarBridgedShare = 0.5;
