@@ -993,6 +993,31 @@ TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   EXPECT_EQ(bareCortices, 3);
 }
 
+TEST(RadiographAnalysis, MetalOverTheCortexBandIsNotReadAsTheFractureLine) {
+  // Phantom 314 at 24 weeks, lateral film: partial bridging under a plate
+  // seen en face. The plate borders the posterior cortex, and its outline
+  // runs into that cortex's band in some rows and not in others. Read as
+  // dark cortex, that metal made the band away from the line darker than
+  // the band at it (line measure 1.23): the cleft cortex (truth 2) was
+  // called remodelled, with no line left (4).
+  const std::vector<FilmWithTruth> films =
+      cohortVisitFilms(314, phantom::Scenario::PartialBridging, phantom::Implant::Plate, 24);
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& lateral = films.back();
+  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  ASSERT_EQ(lateral.truth["cortices"]["posterior"]["category"], 2);
+  const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
+  ASSERT_TRUE(result.fractureFound);
+  const auto side =
+      std::find_if(result.sides.begin(), result.sides.end(),
+                   [](const RadiographSideResult& s) { return s.cortex == Cortex::Posterior; });
+  ASSERT_NE(side, result.sides.end());
+  EXPECT_LT(side->lineContrast, 0.95);
+  const CortexScore& posterior = result.cortices[static_cast<std::size_t>(Cortex::Posterior)];
+  ASSERT_TRUE(posterior.category.has_value()) << posterior.notAssessable;
+  EXPECT_NE(*posterior.category, CortexCategory::Remodelled);
+}
+
 TEST(RadiographAnalysis, AHypertrophicNonunionSeenObliquelyIsNotCalledBridged) {
   // Phantom 309 at 12 weeks: a hypertrophic nonunion whose plane the lateral
   // film shows 25-30 degrees off the cross-section, cleft through a wide
@@ -1265,7 +1290,7 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // Regression guards at the level reached so far, NOT issue 6's targets
   // (category agreement 0.85, union agreement 0.90): radiograph scores stay
   // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.83);
+  EXPECT_GE(agreement, 0.84);
   EXPECT_GE(unionAgreementOf(tally), 0.87);
   EXPECT_GE(tally.linesNearTruth, 76);
   // The line's angle says how far the plane runs along the other view's

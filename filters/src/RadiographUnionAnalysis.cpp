@@ -1996,6 +1996,8 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
   const int zoneRows = static_cast<int>(std::lround(2 * zone)) + 1;
   const int width = std::max(1, j1 - j0 + 1);
   cv::Mat values(zoneRows, width, CV_32F, cv::Scalar(0));
+  // Metal, or off the film: not cortex the line can be seen on.
+  cv::Mat hidden(zoneRows, width, CV_8U, cv::Scalar(255));
   int metalCount = 0, bandCount = 0;
   for (int r = 0; r < zoneRows; ++r) {
     for (int j = j0; j <= j1; ++j) {
@@ -2017,6 +2019,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
         ++bandCount;
         metalCount += !st.opaque.empty() && st.opaque.at<std::uint8_t>(ri, j) != 0 ? 1 : 0;
       }
+      hidden.at<std::uint8_t>(r, j - j0) = isMetal ? 255 : 0;
       values.at<float>(r, j - j0) =
           isMetal ? 0.0F : static_cast<float>((st.image.at<float>(ri, j) - m.soft) / m.contrast());
     }
@@ -2061,13 +2064,17 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
   out.bridging = brightest > 0 ? bottleneck / brightest : 0.0;
 
   // Line visibility: the darkest row of the cortex band near the line,
-  // against the band away from it.
+  // against the band away from it. Metal (and what lies off the film) is
+  // left out, not read as dark cortex: a plate seen en face over the band, or a screw head in the
+  // rows away from the line, had made the line look visible (or put it
+  // brighter than the band: ratios up to 1.35).
   std::vector<double> rowMeans;
   for (int r = 0; r < zoneRows; ++r) {
     double sum = 0;
     int count = 0;
     for (int j = j0; j <= j1; ++j) {
-      if (outward * (j - edgeAtGap) <= 0 && outward * (j - edgeAtGap) >= -band) {
+      if (outward * (j - edgeAtGap) <= 0 && outward * (j - edgeAtGap) >= -band &&
+          hidden.at<std::uint8_t>(r, j - j0) == 0) {
         sum += values.at<float>(r, j - j0);
         ++count;
       }
