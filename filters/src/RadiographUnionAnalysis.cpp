@@ -1970,6 +1970,12 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       }
       collar.push_back(count > 0 ? sum / count : kNaN);
     }
+    // The gap row is where the line crosses the middle of the cortex band
+    // (cortexGapRow); along an oblique line the cleft meets the collar
+    // outside the edge up to a tenth of a width further along the shaft
+    // (45 degrees: 0.11 widths), so the collar at the gap is its lowest
+    // within that reach, still short of the rows it is compared with.
+    const double gapReach = std::max(2.0, p.collarGapWindowWidths * m.width);
     double atGap = 1e9;
     std::vector<double> around;
     for (std::size_t k = 0; k < collar.size(); ++k) {
@@ -1977,7 +1983,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       if (std::isnan(collar[k])) {
         continue;
       }
-      if (dist <= 2) {
+      if (dist <= gapReach) {
         atGap = std::min(atGap, collar[k]);
       } else if (dist >= 0.15 * m.width && dist <= 0.6 * m.width) {
         around.push_back(collar[k]);

@@ -657,6 +657,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"smeared_gap_tilt_deg", p.smearedGapTiltDeg},
           {"collar_contrast", p.collarContrast},
           {"collar_bridged_share", p.collarBridgedShare},
+          {"collar_gap_window_widths", p.collarGapWindowWidths},
           {"metal_cover_share", p.metalCoverShare},
           {"plate_alongside_share", p.plateAlongsideShare}};
 }

@@ -252,6 +252,12 @@ struct RadiographAnalysisParameters {
   /// Bridged: the collar keeps at least this share of its density across the
   /// gap (an unbridged collar is cleft there down to soft tissue).
   double collarBridgedShare = 0.5;
+  /// ... its density at the gap being its lowest within this many shaft
+  /// widths of the gap row (at least 2 pixels): the row is found in the
+  /// middle of the cortex band, and an oblique cleft meets the collar
+  /// outside it further along the shaft. The collar's reference rows start
+  /// at 0.15 widths.
+  double collarGapWindowWidths = 0.1;
   /// A cortex is not assessable when metal covers more than this share of
   /// its band across the fracture zone (a plate lying over its profile).
   double metalCoverShare = 0.5;
