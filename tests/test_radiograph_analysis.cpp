@@ -767,6 +767,20 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
 /// The 15-patient phantom cohort (five scenarios, each with no implant, a
 /// nail and a plate; both photometric interpretations), with `vary`
 /// changing each patient's geometry. Seeds 300-314.
+/// A patient of the phantom cohort: both photometric interpretations, on
+/// alternate seeds; `vary` changes its geometry (when given).
+phantom::PatientSpec cohortPatient(std::uint64_t seed, phantom::Scenario scenario,
+                                   phantom::Implant implant,
+                                   const std::function<void(phantom::PatientSpec&)>& vary) {
+  phantom::PatientSpec spec =
+      phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default);
+  spec.monochrome1 = seed % 2 == 1;
+  if (vary) {
+    vary(spec);
+  }
+  return spec;
+}
+
 RadiographTally evaluatePhantomCohort(const std::function<void(phantom::PatientSpec&)>& vary,
                                       bool verbose) {
   RadiographTally tally;
@@ -778,10 +792,7 @@ RadiographTally evaluatePhantomCohort(const std::function<void(phantom::PatientS
   for (const phantom::Scenario scenario : scenarios) {
     for (const phantom::Implant implant :
          {phantom::Implant::None, phantom::Implant::Nail, phantom::Implant::Plate}) {
-      phantom::PatientSpec spec =
-          phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default);
-      spec.monochrome1 = seed % 2 == 1; // both photometric interpretations
-      vary(spec);
+      const phantom::PatientSpec spec = cohortPatient(seed, scenario, implant, vary);
       ++seed;
       // UNIONSCOPE_ONLY_SEED=N looks at one patient (debugging; the guards then fail).
       if (const char* only = std::getenv("UNIONSCOPE_ONLY_SEED");
@@ -890,13 +901,7 @@ std::vector<FilmWithTruth> phantomVisitFilms(std::uint64_t seed, phantom::Scenar
 std::vector<FilmWithTruth>
 cohortVisitFilms(std::uint64_t seed, phantom::Scenario scenario, phantom::Implant implant,
                  double weeks, const std::function<void(phantom::PatientSpec&)>& vary = {}) {
-  phantom::PatientSpec spec =
-      phantom::makePatientSpec(seed, scenario, implant, phantom::SizePreset::Default);
-  spec.monochrome1 = seed % 2 == 1;
-  if (vary) {
-    vary(spec);
-  }
-  return visitFilms(spec, weeks);
+  return visitFilms(cohortPatient(seed, scenario, implant, vary), weeks);
 }
 
 /// The two films of phantom 300's 12-week visit: normal healing, a callus

@@ -1972,9 +1972,9 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
     }
     // The gap row is where the line crosses the middle of the cortex band
     // (cortexGapRow); along an oblique line the cleft meets the collar
-    // outside the edge up to a tenth of a width further along the shaft
-    // (45 degrees: 0.11 widths), so the collar at the gap is its lowest
-    // within that reach, still short of the rows it is compared with.
+    // outside the edge slope x half a band further along the shaft (at 45
+    // degrees 0.11 widths), so the collar at the gap is its lowest within
+    // that reach, still short of the rows it is compared with.
     const double gapReach = std::max(2.0, p.collarGapWindowWidths * m.width);
     double atGap = 1e9;
     std::vector<double> around;
@@ -2071,9 +2071,9 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
 
   // Line visibility: the darkest row of the cortex band near the line,
   // against the band away from it. Metal (and what lies off the film) is
-  // left out, not read as dark cortex: a plate seen en face over the band, or a screw head in the
-  // rows away from the line, had made the line look visible (or put it
-  // brighter than the band: ratios up to 1.35).
+  // left out, not read as dark cortex: the outline of a plate seen en face,
+  // running into the band in some rows and not in others, had put the band
+  // away from the line below the band at it (ratios up to 1.35).
   std::vector<double> rowMeans;
   for (int r = 0; r < zoneRows; ++r) {
     double sum = 0;

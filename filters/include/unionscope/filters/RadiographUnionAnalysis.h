@@ -101,10 +101,10 @@ struct RadiographAnalysisParameters {
   double metalCoreStep = 0.2;
   /// Metal hides the cortex under it (metalCoverShare) only where the film
   /// shows it at or above this share of its range (air to the 99.95th
-  /// percentile), with the blurred rim around that part: steel saturates, while a plate seen en
-  /// face that stands below its saturated screws (phantom lateral films: 0.7-0.85) lets the
-  /// cortex's profile through. Any share from 0.9 to 0.98 gives the same
-  /// phantom results.
+  /// percentile), with the blurred rim around that part: steel saturates,
+  /// while a plate seen en face that stands below its saturated screws
+  /// (phantom lateral films: 0.7-0.85) lets the cortex's profile through.
+  /// Any share from 0.9 to 0.98 gives the same phantom results.
   double metalOpaqueShare = 0.9;
   /// The second look (screws next to the plate or nail found first) is
   /// skipped when its soft-tissue level falls under this share of the
