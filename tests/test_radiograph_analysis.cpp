@@ -226,6 +226,14 @@ RadiographAnalysisResult analyzePhantomFilm(const PhantomFilm& film, const Radio
                                 film.plan.laterality == "R" ? Laterality::Right : Laterality::Left);
 }
 
+/// The measures of the side of the film on `cortex` (none when the film
+/// does not show it).
+const RadiographSideResult* sideOf(const RadiographAnalysisResult& result, Cortex cortex) {
+  const auto side = std::find_if(result.sides.begin(), result.sides.end(),
+                                 [&](const RadiographSideResult& s) { return s.cortex == cortex; });
+  return side != result.sides.end() ? &*side : nullptr;
+}
+
 } // namespace
 
 TEST(RadiographAnalysis, AWindowedExportWithDimSoftTissueStillShowsTheWholeShaft) {
@@ -635,53 +643,81 @@ double tiltToAxisDeg(const nlohmann::json& line, const RadiographAnalysisResult&
   return std::asin(std::min(1.0, along)) * 180.0 / M_PI;
 }
 
-void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTally& tally,
-                                bool verbose) {
+/// A DX film of a phantom visit with its truth.json series entry and its
+/// metal truth mask.
+struct FilmWithTruth {
+  nlohmann::json truth;
+  PhantomFilm film;
+  cv::Mat metalTruth;
+};
+
+/// One visit of a phantom patient: its label (W6, ...) and its DX films.
+struct PhantomVisit {
+  std::string label;
+  std::vector<FilmWithTruth> films;
+};
+
+/// Every visit of the patient `spec`, written once and read back through
+/// the DICOM ingest.
+std::vector<PhantomVisit> phantomVisits(const phantom::PatientSpec& spec) {
   test::TempDir dir;
   phantom::writePatient(spec, dir.path());
   std::ifstream in(dir.path() / "truth.json");
   const nlohmann::json truth = nlohmann::json::parse(in);
+  std::vector<PhantomVisit> visits;
+  for (const nlohmann::json& timepoint : truth["timepoints"]) {
+    PhantomVisit& visit = visits.emplace_back();
+    visit.label = timepoint["label"].get<std::string>();
+    for (const nlohmann::json& series : timepoint["series"]) {
+      if (series["modality"] != "DX") {
+        continue;
+      }
+      std::optional<PhantomFilm> film =
+          loadPhantomFilm(dir.path() / series["source_files"][0].get<std::string>());
+      if (!film) {
+        ADD_FAILURE() << "no DX image in " << series["source_files"][0];
+        continue;
+      }
+      visit.films.push_back(
+          {series, std::move(*film),
+           cv::imread((dir.path() / series["metal_mask"].get<std::string>()).string(),
+                      cv::IMREAD_GRAYSCALE)});
+    }
+    EXPECT_EQ(visit.films.size(), 2U) << visit.label;
+  }
+  return visits;
+}
+
+void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTally& tally,
+                                bool verbose) {
   const std::optional<std::filesystem::path> debug = debugDirectory();
-  for (const nlohmann::json& visit : truth["timepoints"]) {
+  for (const PhantomVisit& visit : phantomVisits(spec)) {
     CortexScores combined;
     CortexScores truthScores;
     // The visit's films analysed first, then read together as `analyze`
     // reads them (withdrawSmearedBridging), then scored.
-    struct Analysed {
-      const nlohmann::json* series;
-      PhantomFilm film;
-      RadiographAnalysisResult result;
-    };
-    std::vector<Analysed> films;
-    for (const nlohmann::json& series : visit["series"]) {
-      if (series["modality"] != "DX") {
-        continue;
-      }
-      const std::filesystem::path file = dir.path() / series["source_files"][0].get<std::string>();
-      std::optional<PhantomFilm> film = loadPhantomFilm(file);
-      ASSERT_TRUE(film.has_value()) << file;
-      RadiographAnalysisResult result = analyzePhantomFilm(*film, *film->image);
-      films.push_back({&series, std::move(*film), std::move(result)});
-    }
+    std::vector<RadiographAnalysisResult> results;
     std::vector<std::pair<RadiographView, RadiographAnalysisResult*>> views;
-    for (Analysed& a : films) {
-      views.emplace_back(a.film.view(), &a.result);
+    for (const FilmWithTruth& film : visit.films) {
+      results.push_back(analyzePhantomFilm(film.film, *film.film.image));
+    }
+    for (std::size_t f = 0; f < visit.films.size(); ++f) {
+      views.emplace_back(visit.films[f].film.view(), &results[f]);
     }
     withdrawSmearedBridgingInVisit(views);
-    for (const Analysed& analysed : films) {
-      const nlohmann::json& series = *analysed.series;
-      const PhantomFilm& film = analysed.film;
+    for (std::size_t f = 0; f < visit.films.size(); ++f) {
+      const nlohmann::json& series = visit.films[f].truth;
+      const PhantomFilm& film = visit.films[f].film;
       const dicom::RadiographPlan& plan = film.plan;
       const RadiographImage& image = *film.image;
-      const RadiographAnalysisResult& result = analysed.result;
+      const RadiographAnalysisResult& result = results[f];
       if (debug) {
-        writeRadiographOverlay(image, result,
-                               *debug / fmt::format("phantom{}_{}_{}.png", spec.seed,
-                                                    visit["label"].get<std::string>(), plan.view));
+        writeRadiographOverlay(
+            image, result,
+            *debug / fmt::format("phantom{}_{}_{}.png", spec.seed, visit.label, plan.view));
       }
       ++tally.radiographs;
-      const cv::Mat metalTruth = cv::imread(
-          (dir.path() / series["metal_mask"].get<std::string>()).string(), cv::IMREAD_GRAYSCALE);
+      const cv::Mat& metalTruth = visit.films[f].metalTruth;
       ASSERT_FALSE(metalTruth.empty()) << series["metal_mask"];
       const auto [metalRecall, metalPrecision] = tallyMetal(
           metalTruth, metalMaskOf(result, metalTruth.size()), plan.pixelSpacingMm, tally);
@@ -699,9 +735,8 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
                     "%.2f of the truth, %.2f of it true\n",
                     static_cast<unsigned long long>(spec.seed),
                     std::string(phantom::scenarioName(spec.scenario)).c_str(),
-                    std::string(phantom::implantName(spec.implant)).c_str(),
-                    visit["label"].get<std::string>().c_str(), plan.view.c_str(), lineErrorMm,
-                    metalRecall, metalPrecision);
+                    std::string(phantom::implantName(spec.implant)).c_str(), visit.label.c_str(),
+                    plan.view.c_str(), lineErrorMm, metalRecall, metalPrecision);
       }
       for (const auto& [key, expected] : series["cortices"].items()) {
         const Cortex cortex = *cortexFromKey(key);
@@ -717,10 +752,9 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
           tally.obscuredRight += obscured ? 1 : 0;
           if (verbose) {
             std::printf("  seed %llu %s %s %s: truth %d, not assessable (%s)%s\n",
-                        static_cast<unsigned long long>(spec.seed),
-                        visit["label"].get<std::string>().c_str(), plan.view.c_str(), key.c_str(),
-                        static_cast<int>(t), got.notAssessable.c_str(),
-                        obscured ? " [obscured in truth]" : "");
+                        static_cast<unsigned long long>(spec.seed), visit.label.c_str(),
+                        plan.view.c_str(), key.c_str(), static_cast<int>(t),
+                        got.notAssessable.c_str(), obscured ? " [obscured in truth]" : "");
           }
           continue;
         }
@@ -736,18 +770,17 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
           ++tally.scoredWhereLineRight;
           tally.agreeWhereLineRight += ti == mi ? 1 : 0;
         }
-        if (verbose && (ti != mi || std::getenv("UNIONSCOPE_PRINT_ALL") != nullptr)) {
-          const RadiographSideResult& side =
-              result.sides[0].cortex == cortex ? result.sides[0] : result.sides[1];
+        const RadiographSideResult* side = sideOf(result, cortex);
+        if (verbose && side != nullptr &&
+            (ti != mi || std::getenv("UNIONSCOPE_PRINT_ALL") != nullptr)) {
           std::printf("  seed %llu %s/%s %s %s %s: truth %d measured %d (bridging %.2f, line "
                       "%.2f, callus %.3f, metal %.2f, collar %.2f gap %.2f)\n",
                       static_cast<unsigned long long>(spec.seed),
                       std::string(phantom::scenarioName(spec.scenario)).c_str(),
-                      std::string(phantom::implantName(spec.implant)).c_str(),
-                      visit["label"].get<std::string>().c_str(), plan.view.c_str(), key.c_str(),
-                      ti + 1, mi + 1, side.bridgingContrast, side.lineContrast,
-                      side.callusThickness, side.metalCover, side.collarContrast,
-                      side.collarAtGapContrast);
+                      std::string(phantom::implantName(spec.implant)).c_str(), visit.label.c_str(),
+                      plan.view.c_str(), key.c_str(), ti + 1, mi + 1, side->bridgingContrast,
+                      side->lineContrast, side->callusThickness, side->metalCover,
+                      side->collarContrast, side->collarAtGapContrast);
         }
       }
     }
@@ -757,9 +790,8 @@ void evaluatePhantomRadiographs(const phantom::PatientSpec& spec, RadiographTall
     tally.unionAgree += measured.has_value() && *measured == truthUnion ? 1 : 0;
     if (verbose && !(measured.has_value() && *measured == truthUnion)) {
       std::printf("  seed %llu %s: union truth %s, measured %s\n",
-                  static_cast<unsigned long long>(spec.seed),
-                  visit["label"].get<std::string>().c_str(), truthUnion ? "yes" : "no",
-                  measured ? (*measured ? "yes" : "no") : "undecided");
+                  static_cast<unsigned long long>(spec.seed), visit.label.c_str(),
+                  truthUnion ? "yes" : "no", measured ? (*measured ? "yes" : "no") : "undecided");
     }
   }
 }
@@ -844,13 +876,15 @@ RadiographImage::Pointer rowsOf(const RadiographImage& image, int first, int cou
   return out;
 }
 
-/// A DX film of a phantom visit with its truth.json series entry and its
-/// metal truth mask.
-struct FilmWithTruth {
-  nlohmann::json truth;
-  PhantomFilm film;
-  cv::Mat metalTruth;
-};
+/// The films of the visit labelled `label` (none when there is no such
+/// visit).
+const std::vector<FilmWithTruth>& filmsOf(const std::vector<PhantomVisit>& visits,
+                                          const std::string& label) {
+  static const std::vector<FilmWithTruth> none;
+  const auto visit = std::find_if(visits.begin(), visits.end(),
+                                  [&](const PhantomVisit& v) { return v.label == label; });
+  return visit != visits.end() ? visit->films : none;
+}
 
 /// The two films (AP, then lateral) of the visit `weeks` after the injury
 /// of the patient `spec`.
@@ -861,28 +895,8 @@ std::vector<FilmWithTruth> visitFilms(const phantom::PatientSpec& spec, double w
     ADD_FAILURE() << "no visit at " << weeks << " weeks";
     return {};
   }
-  test::TempDir dir;
-  phantom::writePatient(spec, dir.path());
-  std::ifstream in(dir.path() / "truth.json");
-  const nlohmann::json truth = nlohmann::json::parse(in);
-  std::vector<FilmWithTruth> films;
-  for (const nlohmann::json& series :
-       truth["timepoints"][static_cast<std::size_t>(visit - spec.visits.begin())]["series"]) {
-    if (series["modality"] != "DX") {
-      continue;
-    }
-    std::optional<PhantomFilm> film =
-        loadPhantomFilm(dir.path() / series["source_files"][0].get<std::string>());
-    if (!film) {
-      ADD_FAILURE() << "no DX image in " << series["source_files"][0];
-      continue;
-    }
-    films.push_back({series, std::move(*film),
-                     cv::imread((dir.path() / series["metal_mask"].get<std::string>()).string(),
-                                cv::IMREAD_GRAYSCALE)});
-  }
-  EXPECT_EQ(films.size(), 2U);
-  return films;
+  std::vector<PhantomVisit> visits = phantomVisits(spec);
+  return std::move(visits[static_cast<std::size_t>(visit - spec.visits.begin())].films);
 }
 
 /// The two films (AP, then lateral) of a one-visit phantom, `weeks` after
@@ -970,8 +984,9 @@ TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   // 0.05-0.06 of the cortex's contrast above the soft tissue; at a callus
   // level of 0.06 it was read as no callus at all (1). Six weeks earlier
   // three of the four cortices have no collar yet, and must still read 1.
-  const std::vector<FilmWithTruth> early =
-      cohortVisitFilms(303, phantom::Scenario::DelayedUnion, phantom::Implant::None, 12);
+  const std::vector<PhantomVisit> visits = phantomVisits(
+      cohortPatient(303, phantom::Scenario::DelayedUnion, phantom::Implant::None, {}));
+  const std::vector<FilmWithTruth>& early = filmsOf(visits, "W12");
   ASSERT_EQ(early.size(), 2U);
   const FilmWithTruth& lateral = early.back();
   ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
@@ -982,8 +997,7 @@ TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   ASSERT_TRUE(anterior.category.has_value()) << anterior.notAssessable;
   EXPECT_EQ(*anterior.category, CortexCategory::CallusVisibleLine);
 
-  const std::vector<FilmWithTruth> bare =
-      cohortVisitFilms(303, phantom::Scenario::DelayedUnion, phantom::Implant::None, 6);
+  const std::vector<FilmWithTruth>& bare = filmsOf(visits, "W6");
   ASSERT_EQ(bare.size(), 2U);
   int bareCortices = 0;
   for (const FilmWithTruth& film : bare) {
@@ -1017,10 +1031,8 @@ TEST(RadiographAnalysis, MetalOverTheCortexBandIsNotReadAsTheFractureLine) {
   ASSERT_EQ(lateral.truth["cortices"]["posterior"]["category"], 2);
   const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
   ASSERT_TRUE(result.fractureFound);
-  const auto side =
-      std::find_if(result.sides.begin(), result.sides.end(),
-                   [](const RadiographSideResult& s) { return s.cortex == Cortex::Posterior; });
-  ASSERT_NE(side, result.sides.end());
+  const RadiographSideResult* side = sideOf(result, Cortex::Posterior);
+  ASSERT_NE(side, nullptr);
   EXPECT_LT(side->lineContrast, 0.95);
   const CortexScore& posterior = result.cortices[static_cast<std::size_t>(Cortex::Posterior)];
   ASSERT_TRUE(posterior.category.has_value()) << posterior.notAssessable;
