@@ -978,6 +978,33 @@ TEST(RadiographAnalysis, APlateSeenEnFaceKeepsItsScrewsAndLetsTheCortexThrough) 
   }
 }
 
+TEST(RadiographAnalysis, APlateSeenEnFaceOverAThinWalledShaftIsFound) {
+  // Phantom 311 of the thin-cortex variant (2.5 mm walls) at 12 weeks,
+  // lateral film: a hypertrophic nonunion under a plate seen en face. The
+  // ring around the plate is bone, and the plate stands only 0.08-0.11 of
+  // the range above it, under the 0.12 asked of metal with soft tissue
+  // around it: no metal was found, and the line was drawn 20 mm off,
+  // across the plate's holes.
+  const std::vector<FilmWithTruth> films =
+      cohortVisitFilms(311, phantom::Scenario::HypertrophicNonunion, phantom::Implant::Plate, 12,
+                       [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; });
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& lateral = films.back();
+  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  ASSERT_FALSE(lateral.metalTruth.empty());
+  const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
+  RadiographTally tally;
+  const auto [recall, precision] =
+      tallyMetal(lateral.metalTruth, metalMaskOf(result, lateral.metalTruth.size()),
+                 lateral.film.plan.pixelSpacingMm, tally);
+  EXPECT_GE(recall, 0.9);
+  EXPECT_GE(precision, 0.95);
+  ASSERT_TRUE(result.fractureFound);
+  EXPECT_LE(lineDistance(result.fractureLine, lateral.truth["fracture_line"]) *
+                lateral.film.plan.pixelSpacingMm,
+            3.0);
+}
+
 TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   // Phantom 303 at 12 weeks, lateral film: a delayed union without implant.
   // The anterior cortex has a thin early collar, cleft by the gap (truth 2),
@@ -1380,10 +1407,10 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
        0.71, 0.27, 0.98},
       {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.74,
        0.78, 0.95, 0.78},
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 56, 0.65,
-       0.86, 0.74, 0.98},
-      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 72,
-       0.80, 0.82, 0.86, 0.98},
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 59, 0.66,
+       0.86, 0.90, 0.98},
+      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 73,
+       0.82, 0.84, 0.95, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;

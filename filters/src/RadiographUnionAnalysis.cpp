@@ -316,7 +316,18 @@ void addMetalCandidates(const cv::Mat& image, const TissueMaps& maps, const cv::
     const bool flat = spread <= p.metalFlatness * range ||
                       (cv::countNonZero(core) > 0 && texture[0] <= p.metalTexture * range);
     const double ringContrast = (in - out) / range;
-    if (ringContrast < p.metalRingContrast || !flat) {
+    // A plate seen en face lies over the bone, so its ring is bone, not
+    // soft tissue: it stands less above it, and the step to the bone is
+    // only part of its drop to the tissue beyond. Its size, shape and
+    // border still tell it from bone.
+    const auto plateSeenEnFace = [&]() {
+      return !shapeOnly && ringContrast >= p.plateEnFaceRingContrast &&
+             area >= p.plateEnFaceMinAreaShare * static_cast<double>(image.total()) &&
+             elongation(inside) >= p.implantMinElongation &&
+             borderSharpness(image(box), inside, candidates(box) & ~inside, ring) >=
+                 p.plateEnFaceMinSharpness;
+    };
+    if (!flat || (ringContrast < p.metalRingContrast && !plateSeenEnFace())) {
       continue;
     }
     // Implants lie in the limb: what has air around it is a lead marker or

@@ -75,6 +75,20 @@ struct RadiographAnalysisParameters {
   /// share of the range: metal steps down to bone or soft tissue, bright bone
   /// fades into the bone around it.
   double metalRingContrast = 0.12;
+  /// A plate seen en face (a lateral film of a plate on the lateral
+  /// cortex) lies over the bone: the ring around it is bone, and on a
+  /// thin-walled phantom shaft it stands only 0.081-0.108 of the range
+  /// above it. A candidate is kept at this lower ring contrast when it is
+  /// as large as a plate (plateEnFaceMinAreaShare of the film: ten times
+  /// implantMinAreaShare), elongated (implantMinElongation) and its border
+  /// steps down by plateEnFaceMinSharpness: the step from the plate to
+  /// the bone is only part of its drop to the soft tissue a ring further
+  /// out (0.41-0.51 on those films). Such a candidate still has to pass
+  /// the brightness test against the bone (metalAboveBone). No FracAtlas
+  /// candidate is that large and that faint.
+  double plateEnFaceRingContrast = 0.08;
+  double plateEnFaceMinAreaShare = 7e-3;
+  double plateEnFaceMinSharpness = 0.4;
   /// ... and flat: their spread within this share of the range. Bright bone
   /// (the tarsus, a doubled-over metaphysis) keeps its trabecular texture.
   double metalFlatness = 0.05;
