@@ -558,7 +558,7 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
   EXPECT_GE(shaftImages, 30);
   // Regression guards at the level reached so far; issue 6 asks 0.70 for
   // the fracture line.
-  EXPECT_GE(rate, 0.28);
+  EXPECT_GE(rate, 0.34);
   EXPECT_EQ(withHardware, 16);
   // 8-bit exports leave plates and nails barely above the bone: found by
   // their shape (14 of 16; by brightness alone, 4; without the lower
@@ -1005,6 +1005,34 @@ TEST(RadiographAnalysis, APlateSeenEnFaceOverAThinWalledShaftIsFound) {
             3.0);
 }
 
+TEST(RadiographAnalysis, AThinWalledShaftIsTakenWholeNotAsOneWall) {
+  // Phantom 300 of the thin-cortex variant (2.5 mm walls) at 12 weeks, AP
+  // film: normal healing, no implant. The canal between the thin walls
+  // stands little above soft tissue and split the bone mask in two, and
+  // one wall with its callus was taken for the shaft (8 mm of its 23.7 mm,
+  // 0.11 of the limb's width): its lateral cortex read remodelled (truth
+  // 3, bridging callus).
+  const phantom::PatientSpec spec =
+      cohortPatient(300, phantom::Scenario::NormalHealing, phantom::Implant::None,
+                    [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; });
+  const std::vector<FilmWithTruth> films = visitFilms(spec, 12);
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& ap = films.front();
+  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  const RadiographAnalysisResult result = analyzePhantomFilm(ap.film, *ap.film.image);
+  ASSERT_TRUE(result.boneFound);
+  const double diameterMm = 2.0 * spec.tibiaRadiusMm;
+  EXPECT_NEAR(result.shaftWidthMm, diameterMm, 0.15 * diameterMm);
+  ASSERT_TRUE(result.fractureFound);
+  for (Cortex cortex : {Cortex::Medial, Cortex::Lateral}) {
+    const CortexScore& score = result.cortices[static_cast<std::size_t>(cortex)];
+    ASSERT_TRUE(score.category.has_value()) << cortexKey(cortex) << ": " << score.notAssessable;
+    EXPECT_EQ(static_cast<int>(*score.category),
+              ap.truth["cortices"][cortexKey(cortex)]["category"].get<int>())
+        << cortexKey(cortex);
+  }
+}
+
 TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   // Phantom 303 at 12 weeks, lateral film: a delayed union without implant.
   // The anterior cortex has a thin early collar, cleft by the gap (truth 2),
@@ -1403,12 +1431,17 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
     double minMetalRecall, minMetalPrecision;
   };
   const std::vector<Variant> variants = {
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 52, 0.58,
-       0.71, 0.27, 0.98},
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 56, 0.63,
+       0.73, 0.27, 0.98},
       {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.74,
        0.78, 0.95, 0.78},
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 59, 0.66,
-       0.86, 0.90, 0.98},
+      // Union 0.889 -> 0.844 once a split shaft is bridged (see
+      // RadiographAnalysisParameters::shaftMinLimbShare): on the shaft taken
+      // as one wall, two visits had been decided by reading the plate-side
+      // cortex the truth calls hidden; it is now not assessable, and the
+      // visit undecided.
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 59, 0.73,
+       0.82, 0.90, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 73,
        0.82, 0.84, 0.95, 0.98},
       {"oblique 45 degrees",

@@ -1059,6 +1059,38 @@ std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
   return frame;
 }
 
+/// The shaft's frame on a bone mask: the largest elongated component's
+/// axis, refined by the midpoints of its cross-sections.
+std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
+                                     const cv::Mat& metal) {
+  const std::optional<ShaftFrame> frame = initialFrame(bone);
+  return frame ? refineFrame(image, bone, metal, *frame) : std::nullopt;
+}
+
+/// The bone mask with its splits bridged: closed by a disc of
+/// boneBridgeLimbShare of the limb's half-width, where the local contrast
+/// stays above soft tissue by boneBridgeLevel of the bone's (medians over
+/// the body, metal left out). The canal between two thin walls, still
+/// bone in projection, is bridged; the soft tissue between two bones is
+/// not.
+cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+                    const RadiographAnalysisParameters& p) {
+  const cv::Mat tissue = maps.body & (metal == 0);
+  const double soft = percentile(maps.contrast, tissue & (bone == 0), 0.5);
+  const double boneContrast = percentile(maps.contrast, tissue & bone, 0.5);
+  if (std::isnan(soft) || std::isnan(boneContrast)) {
+    return bone;
+  }
+  const int size =
+      std::max(3, static_cast<int>(std::lround(p.boneBridgeLimbShare * maps.limbHalf))) | 1;
+  cv::Mat closed;
+  cv::morphologyEx(bone, closed, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(size, size)));
+  const double level = soft + p.boneBridgeLevel * (boneContrast - soft);
+  closed &= (maps.contrast > level) | bone;
+  return closed;
+}
+
 /// What the straightened shaft shows: levels, edges, where the diaphysis is.
 struct ShaftModel {
   Edges edges;       ///< bone-mask edges, filled across short gaps
@@ -2328,10 +2360,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     }
   }
   const cv::Mat bone = findBone(maps, metal, p, true);
-  std::optional<ShaftFrame> frame = initialFrame(bone);
-  if (frame) {
-    frame = refineFrame(working, bone, metal, *frame);
-  }
+  const std::optional<ShaftFrame> frame = shaftFrame(working, bone, metal);
   const auto fail = [&](const std::string& reason) {
     result.notes.push_back(reason);
     for (std::size_t side = 0; side < 2; ++side) {
@@ -2352,8 +2381,23 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
   cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
   opaque &= metal;
-  const Straightened st = straighten(working, bone, metal, *frame, opaque);
-  const std::optional<ShaftModel> model = modelShaft(st, p);
+  Straightened st = straighten(working, bone, metal, *frame, opaque);
+  std::optional<ShaftModel> model = modelShaft(st, p);
+  // A long bone's shaft is a fifth of its limb's width or more. Narrower,
+  // the bone mask has split it (thin walls around a dark canal, a cortex
+  // beside a nail not found as metal) and one strip was taken for the
+  // shaft: its split is bridged, and the wider shaft kept.
+  if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
+    const cv::Mat bridged = bridgedBone(maps, bone, metal, p);
+    if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal)) {
+      Straightened bridgedSt = straighten(working, bridged, metal, *wider, opaque);
+      std::optional<ShaftModel> bridgedModel = modelShaft(bridgedSt, p);
+      if (bridgedModel && (!model || bridgedModel->width > model->width)) {
+        st = std::move(bridgedSt);
+        model = std::move(bridgedModel);
+      }
+    }
+  }
   if (!model) {
     return fail("no long-bone shaft found");
   }

@@ -186,6 +186,18 @@ struct RadiographAnalysisParameters {
   /// Metal may cross the film's edge (a nail, a long plate) over at most
   /// this share of the edge's length; more is a border or a board.
   double metalMaxEdgeShare = 0.15;
+  /// A long bone's shaft is at least this share of its limb's width (the
+  /// limb measured at its widest: tibia 0.2-0.3, femur 0.16-0.25, radius
+  /// 0.2-0.25; the phantoms 0.33-0.46). A narrower shaft is one strip of a
+  /// split bone mask (phantom films with 2.5 mm walls or an 8 mm radius:
+  /// 0.06-0.14; lateral legs on FracAtlas: the anterior cortex or the
+  /// fibula, 0.11-0.15), and the shaft is looked for again on the mask with
+  /// its splits bridged (closed by a disc of boneBridgeLimbShare of the
+  /// limb's half-width where the local contrast stays boneBridgeLevel of
+  /// the bone's above soft tissue). The wider shaft is kept.
+  double shaftMinLimbShare = 0.2;
+  double boneBridgeLimbShare = 0.4;
+  double boneBridgeLevel = 0.3;
   /// The analysed shaft runs on while the bone's width stays within this
   /// factor of the diaphysis' width: far enough into the metaphysis for
   /// distal-third fractures, not into the joint (joint lines are not
