@@ -1033,6 +1033,28 @@ TEST(RadiographAnalysis, AThinWalledShaftIsTakenWholeNotAsOneWall) {
   }
 }
 
+TEST(RadiographAnalysis, AFaintLineBesideANailIsScoredNotLeftUnassessed) {
+  // Phantom 307 at 6 weeks, AP film: an atrophic nonunion with a nail. The
+  // nail fills the canal, the line shows only on the two cortices beside
+  // it, and its evidence stays under 0.08 of the cortex's contrast, with
+  // other faint responses along the shaft. Asked to stand alone as well,
+  // it was not reported, and both cortices were not assessable.
+  const std::vector<FilmWithTruth> films =
+      cohortVisitFilms(307, phantom::Scenario::AtrophicNonunion, phantom::Implant::Nail, 6);
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& ap = films.front();
+  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  const RadiographAnalysisResult result = analyzePhantomFilm(ap.film, *ap.film.image);
+  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
+  EXPECT_LT(result.fractureEvidence, 0.08);
+  EXPECT_LE(lineDistance(result.fractureLine, ap.truth["fracture_line"]) *
+                ap.film.plan.pixelSpacingMm,
+            3.0);
+  const CortexScore& medial = result.cortices[static_cast<std::size_t>(Cortex::Medial)];
+  ASSERT_TRUE(medial.category.has_value()) << medial.notAssessable;
+  EXPECT_EQ(*medial.category, CortexCategory::NoCallus);
+}
+
 TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   // Phantom 303 at 12 weeks, lateral film: a delayed union without implant.
   // The anterior cortex has a thin early collar, cleft by the gap (truth 2),
@@ -1397,7 +1419,7 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   // provisional until these reach them (docs/radiograph-analysis.md).
   EXPECT_GE(agreement, 0.84);
   EXPECT_GE(unionAgreementOf(tally), 0.87);
-  EXPECT_GE(tally.linesNearTruth, 76);
+  EXPECT_GE(tally.linesNearTruth, 77);
   // The line's angle says how far the plane runs along the other view's
   // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.6 degrees.
   EXPECT_LE(tiltMedian, 2.0);
@@ -1431,25 +1453,30 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
     double minMetalRecall, minMetalPrecision;
   };
   const std::vector<Variant> variants = {
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 56, 0.63,
-       0.73, 0.27, 0.98},
+      // Agreement falls where the cortices of films with a faint line
+      // (fractureMinEvidence) are scored rather than left unassessed, and
+      // union rises: radius 8 mm 0.650 -> 0.627 (143 -> 153 scored), 0.3 mm
+      // pixels 0.824 -> 0.803 (148 -> 157), 45 degrees 0.766 -> 0.705
+      // (94 -> 122).
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 60, 0.61,
+       0.80, 0.27, 0.98},
       {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.74,
        0.78, 0.95, 0.78},
       // Union 0.889 -> 0.844 once a split shaft is bridged (see
       // RadiographAnalysisParameters::shaftMinLimbShare): on the shaft taken
       // as one wall, two visits had been decided by reading the plate-side
       // cortex the truth calls hidden; it is now not assessable, and the
-      // visit undecided.
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 59, 0.73,
-       0.82, 0.90, 0.98},
+      // visit undecided. 0.867 with faint lines scored.
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 63, 0.74,
+       0.84, 0.90, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 73,
-       0.82, 0.84, 0.95, 0.98},
+       0.79, 0.86, 0.95, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       27, 0.74, 0.60, 0.95, 0.98},
+       30, 0.69, 0.70, 0.95, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

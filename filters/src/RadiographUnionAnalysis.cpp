@@ -2418,10 +2418,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     }
   }
   result.fractureEvidence = fracture.score;
-  const bool lineSeen =
-      fracture.score >= p.fractureMinEvidence || (fracture.score >= p.fractureFaintEvidence &&
-                                                  fracture.confidence >= p.fractureFaintConfidence);
-  if (!lineSeen) {
+  if (fracture.score < p.fractureMinEvidence) {
     return fail("no fracture line visible along the shaft (remodelled, or outside the image)");
   }
   result.fractureFound = true;

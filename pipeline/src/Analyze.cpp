@@ -652,8 +652,6 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"fracture_edge_band_share", p.fractureEdgeBandShare},
           {"fracture_span_window_widths", p.fractureSpanWindowWidths},
           {"fracture_min_evidence", p.fractureMinEvidence},
-          {"fracture_faint_evidence", p.fractureFaintEvidence},
-          {"fracture_faint_confidence", p.fractureFaintConfidence},
           {"fracture_zone_half_widths", p.fractureZoneHalfWidths},
           {"bridging_contrast", p.bridgingContrast},
           {"remodelled_contrast", p.remodelledContrast},

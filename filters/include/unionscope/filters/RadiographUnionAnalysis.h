@@ -232,15 +232,15 @@ struct RadiographAnalysisParameters {
   /// A fracture line needs at least this much evidence: the mean dark-line
   /// and along-shaft change across the bone, in shares of the cortex's
   /// contrast. An intact shaft scores a few hundredths (noise, nutrient
-  /// canals); a visible line several tenths.
-  double fractureMinEvidence = 0.08;
-  /// ... or this much, when the line stands alone: nothing a shaft width
-  /// away from it reaches more than (1 - this share) of its evidence. A
-  /// line half filled with callus (a delayed union at 12 weeks), or seen
-  /// only beside a plate or a nail, is faint but still the one line on the
-  /// shaft; noise and nutrient canals are faint and many.
-  double fractureFaintEvidence = 0.045;
-  double fractureFaintConfidence = 0.7;
+  /// canals); a visible line several tenths; a line half filled with callus
+  /// (a delayed union at 12 weeks), or seen only beside a plate or a nail,
+  /// 0.045-0.08. Below it the film's cortices are not assessable. How far
+  /// the line stands above the rest of the shaft is its confidence, which
+  /// discounts the cortices' (0.08 with a faint line kept only when
+  /// nothing a shaft width away reached 0.3 of it: those films abstained,
+  /// and their visits' union went undecided; see
+  /// docs/radiograph-analysis.md).
+  double fractureMinEvidence = 0.045;
   /// Half-height of the fracture zone searched for bridging, in shaft
   /// widths: enough for an oblique line across one cortex.
   double fractureZoneHalfWidths = 0.35;
