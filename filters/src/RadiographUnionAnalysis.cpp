@@ -2383,10 +2383,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   opaque &= metal;
   Straightened st = straighten(working, bone, metal, *frame, opaque);
   std::optional<ShaftModel> model = modelShaft(st, p);
-  // A long bone's shaft is a fifth of its limb's width or more. Narrower,
-  // the bone mask has split it (thin walls around a dark canal, a cortex
-  // beside a nail not found as metal) and one strip was taken for the
-  // shaft: its split is bridged, and the wider shaft kept.
+  // A long bone's shaft is a fifth of its limb's width or more. Narrower
+  // (or not found at all), the bone mask has split it (thin walls around a
+  // dark canal, a cortex beside a nail not found as metal) and one strip
+  // was taken for the shaft: its split is bridged, and the wider shaft
+  // kept.
   if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
     const cv::Mat bridged = bridgedBone(maps, bone, metal, p);
     if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal)) {
