@@ -1050,6 +1050,22 @@ TEST(RadiographAnalysis, AFaintLineBesideANailIsScoredNotLeftUnassessed) {
   EXPECT_EQ(*medial.category, CortexCategory::NoCallus);
 }
 
+TEST(RadiographAnalysis, TheLineIsNotTakenFromScrewsTheMetalMaskMissed) {
+  // Phantom 307 at 12 weeks, AP film: an atrophic nonunion with a nail. The
+  // locking screws across the shaft are partly missed by the metal mask;
+  // their unmasked remnants, denser than any cortex, made the strongest
+  // "line" 37 mm from the fracture. Pixels that dense hide the line like
+  // metal does.
+  const std::vector<FilmWithTruth> films =
+      cohortVisitFilms(307, phantom::Scenario::AtrophicNonunion, phantom::Implant::Nail, 12);
+  ASSERT_EQ(films.size(), 2U);
+  const FilmWithTruth& ap = films.front();
+  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  const RadiographAnalysisResult result = analyzePhantomFilm(ap.film, *ap.film.image);
+  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
+  EXPECT_LE(lineErrorMm(result, ap), 3.0);
+}
+
 TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   // Phantom 303 at 12 weeks, lateral film: a delayed union without implant.
   // The anterior cortex has a thin early collar, cleft by the gap (truth 2),
@@ -1409,12 +1425,13 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   for (const auto& row : tally.confusion) {
     std::printf("  %4d %4d %4d %4d\n", row[0], row[1], row[2], row[3]);
   }
-  // Regression guards at the level reached so far, NOT issue 6's targets
-  // (category agreement 0.85, union agreement 0.90): radiograph scores stay
-  // provisional until these reach them (docs/radiograph-analysis.md).
-  EXPECT_GE(agreement, 0.84);
-  EXPECT_GE(unionAgreementOf(tally), 0.87);
-  EXPECT_GE(tally.linesNearTruth, 77);
+  // Issue 6's targets on the phantoms: category agreement 0.85, union
+  // agreement 0.90 (reached: 0.864, 0.933). Radiograph scores stay
+  // provisional while the real films' target is not (FracAtlas, above;
+  // docs/radiograph-analysis.md).
+  EXPECT_GE(agreement, 0.85);
+  EXPECT_GE(unionAgreementOf(tally), 0.90);
+  EXPECT_GE(tally.linesNearTruth, 78);
   // The line's angle says how far the plane runs along the other view's
   // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.6 degrees.
   EXPECT_LE(tiltMedian, 2.0);
@@ -1453,25 +1470,30 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // union rises: radius 8 mm 0.650 -> 0.627 (143 -> 153 scored), 0.3 mm
       // pixels 0.824 -> 0.803 (148 -> 157), 45 degrees 0.766 -> 0.705
       // (94 -> 122).
-      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 60, 0.61,
+      {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 65, 0.64,
        0.80, 0.27, 0.98},
-      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 65, 0.74,
+      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 68, 0.75,
        0.78, 0.95, 0.78},
       // Union 0.889 -> 0.844 once a split shaft is bridged (see
       // RadiographAnalysisParameters::shaftMinLimbShare): on the shaft taken
       // as one wall, two visits had been decided by reading the plate-side
       // cortex the truth calls hidden; it is now not assessable, and the
-      // visit undecided. 0.867 with faint lines scored.
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 63, 0.74,
+      // visit undecided. 0.867 with faint lines scored, and with dense pixels
+      // hiding the line (lineHiddenDensity: lines 64 -> 70, the two visits
+      // of 302 found; 311 and 314 at 24 weeks, right before with lines
+      // 7-14 mm off, lost).
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 68, 0.76,
        0.86, 0.90, 0.98},
-      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 73,
-       0.79, 0.86, 0.95, 0.98},
+      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 74,
+       0.80, 0.86, 0.95, 0.98},
       {"oblique 45 degrees",
        [](phantom::PatientSpec& s) {
          s.fracture = phantom::FractureType::Oblique;
          s.fractureObliquityDeg = 45;
        },
-       30, 0.69, 0.70, 0.95, 0.98},
+       // Union 0.711 -> 0.689 with dense pixels hiding the line: 314 at 24
+       // weeks had been right with a lateral line 15 mm off, now not found.
+       30, 0.70, 0.68, 0.95, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

@@ -1418,15 +1418,26 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   return m;
 }
 
-/// Metal and the halo its blur leaves around it in the straightened image,
-/// where the line evidence is not measured. The halo reaches further along
+/// Pixels a fracture line cannot show in: metal, and bone denser than the
+/// intact cortex by lineHiddenDensity of its contrast (metal the metal mask
+/// missed, such as screws across thin bone; bones overlapping at a joint).
+cv::Mat lineHiddenPixels(const Straightened& st, const ShaftModel& m,
+                         const RadiographAnalysisParameters& p) {
+  cv::Mat hidden = st.image > m.cortex + p.lineHiddenDensity * m.contrast();
+  hidden |= st.metal;
+  return hidden;
+}
+
+/// Metal (or other pixels hiding the line: see lineHiddenPixels) and the
+/// halo its blur leaves around it in the straightened image, where the line
+/// evidence is not measured. The halo reaches further along
 /// the shaft than across it: beside a screw crossing the shaft, the tissue
 /// just past its halo reads as a valley, and as a change along the shaft,
 /// against the halo.
-cv::Mat metalHaloZone(const Straightened& st, const ShaftModel& m) {
+cv::Mat haloZone(const cv::Mat& hidden, const ShaftModel& m) {
   const int alongHalo = std::max(3, static_cast<int>(std::lround(0.06 * m.width)));
   cv::Mat zone;
-  cv::dilate(st.metal, zone,
+  cv::dilate(hidden, zone,
              cv::getStructuringElement(cv::MORPH_RECT, cv::Size(7, 2 * alongHalo + 1)));
   return zone;
 }
@@ -1434,8 +1445,8 @@ cv::Mat metalHaloZone(const Straightened& st, const ShaftModel& m) {
 /// Dark-line response: how much darker a pixel is than the pixels a few
 /// rows above and below it (a fracture crosses the shaft), in shares of the
 /// cortex contrast; zero outside the bone's span (leftEdge to rightEdge per row)
-/// and in the metal zone (metalHaloZone).
-cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Mat& metalZone,
+/// and in the zone around what hides the line (haloZone).
+cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Mat& hiddenZone,
                        const std::vector<double>& leftEdge, const std::vector<double>& rightEdge) {
   cv::Mat smooth;
   cv::GaussianBlur(st.image, smooth, cv::Size(), 1.0);
@@ -1449,13 +1460,13 @@ cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Ma
     const int l = static_cast<int>(std::ceil(leftEdge[k]));
     const int r = static_cast<int>(std::floor(rightEdge[k]));
     for (int j = std::max(0, l); j < std::min(st.cols(), r); ++j) {
-      if (metalZone.at<std::uint8_t>(i, j) != 0) {
+      if (hiddenZone.at<std::uint8_t>(i, j) != 0) {
         continue;
       }
       double best = 0;
       for (int d : scales) {
-        if (i - d < 0 || i + d >= st.rows() || metalZone.at<std::uint8_t>(i - d, j) != 0 ||
-            metalZone.at<std::uint8_t>(i + d, j) != 0) {
+        if (i - d < 0 || i + d >= st.rows() || hiddenZone.at<std::uint8_t>(i - d, j) != 0 ||
+            hiddenZone.at<std::uint8_t>(i + d, j) != 0) {
           continue;
         }
         // Both neighbours brighter: a valley, not a step.
@@ -1476,7 +1487,7 @@ cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Ma
 /// leave metal out too: next to a plate's or a screw's end the window would
 /// otherwise average the implant in, and the implant's end would look like
 /// the fracture.
-cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m, const cv::Mat& metalZone) {
+cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m, const cv::Mat& hiddenZone) {
   const int reach = std::max(4, static_cast<int>(std::lround(0.8 * m.width)));
   const int skip = std::max(2, static_cast<int>(std::lround(0.1 * m.width)));
   cv::Mat smooth;
@@ -1487,7 +1498,7 @@ cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m, const cv::Mat&
   cv::Mat counts(st.rows() + 1, st.cols(), CV_32S, cv::Scalar(0));
   for (int i = 0; i < st.rows(); ++i) {
     for (int j = 0; j < st.cols(); ++j) {
-      const bool free = metalZone.at<std::uint8_t>(i, j) == 0;
+      const bool free = hiddenZone.at<std::uint8_t>(i, j) == 0;
       sums.at<double>(i + 1, j) = sums.at<double>(i, j) + (free ? smooth.at<float>(i, j) : 0.0);
       counts.at<int>(i + 1, j) = counts.at<int>(i, j) + (free ? 1 : 0);
     }
@@ -1505,7 +1516,7 @@ cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m, const cv::Mat&
   cv::Mat out = cv::Mat::zeros(st.image.size(), CV_32F);
   for (int i = 0; i < st.rows(); ++i) {
     for (int j = 0; j < st.cols(); ++j) {
-      if (metalZone.at<std::uint8_t>(i, j) != 0) {
+      if (hiddenZone.at<std::uint8_t>(i, j) != 0) {
         continue;
       }
       const double above = windowMean(i - reach, i - skip, j);
@@ -1568,8 +1579,9 @@ struct FractureCandidate {
 FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
                                  const std::array<std::vector<double>, 2>& callus,
                                  const RadiographAnalysisParameters& p) {
-  const cv::Mat metalZone = metalHaloZone(st, m);
-  const cv::Mat anomaly = shaftAnomaly(st, m, metalZone);
+  const cv::Mat hidden = lineHiddenPixels(st, m, p);
+  const cv::Mat hiddenZone = haloZone(hidden, m);
+  const cv::Mat anomaly = shaftAnomaly(st, m, hiddenZone);
   const int n = st.rows();
   const int trendWindow = std::max(3, static_cast<int>(2 * m.width));
   const std::array<std::vector<double>, 2> callusTrend{medianFiltered(callus[0], trendWindow),
@@ -1583,7 +1595,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
       spanWindow > 0 ? medianFiltered(m.edges.left, spanWindow) : m.edges.left;
   const std::vector<double> rightEdge =
       spanWindow > 0 ? medianFiltered(m.edges.right, spanWindow) : m.edges.right;
-  const cv::Mat valley = valleyResponse(st, m, metalZone, leftEdge, rightEdge);
+  const cv::Mat valley = valleyResponse(st, m, hiddenZone, leftEdge, rightEdge);
   std::vector<double> score(static_cast<std::size_t>(n), 0.0), slopeAt(score.size(), 0.0);
   const std::array<double, 13> slopes{-1.2, -1.0, -0.8, -0.6, -0.4, -0.2, 0.0,
                                       0.2,  0.4,  0.6,  0.8,  1.0,  1.2};
@@ -1595,7 +1607,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
     // The bone the line can show on: beside a nail, only the cortices.
     int visible = 0;
     for (int j = static_cast<int>(std::ceil(l)); j < static_cast<int>(r); ++j) {
-      visible += j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(i, j) == 0 ? 1 : 0;
+      visible += j >= 0 && j < st.cols() && hidden.at<std::uint8_t>(i, j) == 0 ? 1 : 0;
     }
     double best = 0;
     const double band = p.fractureEdgeBandShare * (r - l);
@@ -1610,7 +1622,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
           continue;
         }
         // Beside a nail only the cortices show the line.
-        if (st.metal.at<std::uint8_t>(row, j) != 0) {
+        if (hidden.at<std::uint8_t>(row, j) != 0) {
           continue;
         }
         // A thin line may sit a row off the sampled one.

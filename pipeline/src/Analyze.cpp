@@ -649,6 +649,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"joint_margin_widths", p.jointMarginWidths},
           {"film_edge_margin_widths", p.filmEdgeMarginWidths},
           {"metaphysis_evidence_weight", p.metaphysisEvidenceWeight},
+          {"line_hidden_density", p.lineHiddenDensity},
           {"fracture_edge_band_share", p.fractureEdgeBandShare},
           {"fracture_span_window_widths", p.fractureSpanWindowWidths},
           {"fracture_min_evidence", p.fractureMinEvidence},

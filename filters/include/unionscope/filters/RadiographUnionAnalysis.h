@@ -218,6 +218,12 @@ struct RadiographAnalysisParameters {
   /// Line evidence in the metaphysis is weighted by this share: trabecular
   /// texture shows faint lines too, so a shaft line wins a close call.
   double metaphysisEvidenceWeight = 0.8;
+  /// The fracture line is not looked for in pixels denser than the intact
+  /// cortex by this share of its contrast: metal the metal mask missed
+  /// (screws across thin bone: the line landed on them) and bones
+  /// overlapping at a joint (the tibia over the talus on a lateral ankle
+  /// film: the joint line won). They are treated as metal.
+  double lineHiddenDensity = 0.2;
   /// A line's dark-line evidence is its mean across the shaft, or, when
   /// larger, the weaker of its means over the two edge bands of this share
   /// of the width (an oblique fracture seen obliquely is an ellipse whose
