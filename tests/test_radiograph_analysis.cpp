@@ -558,7 +558,7 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
   EXPECT_GE(shaftImages, 30);
   // Regression guards at the level reached so far; issue 6 asks 0.70 for
   // the fracture line.
-  EXPECT_GE(rate, 0.40);
+  EXPECT_GE(rate, 0.50);
   EXPECT_EQ(withHardware, 16);
   // 8-bit exports leave plates and nails barely above the bone: found by
   // their shape (14 of 16; by brightness alone, 4; without the lower
@@ -1066,6 +1066,33 @@ TEST(RadiographAnalysis, TheLineIsNotTakenFromScrewsTheMetalMaskMissed) {
   EXPECT_LE(lineErrorMm(result, ap), 3.0);
 }
 
+TEST(RealRadiographs, TheLineIsLookedForWhereTheNailHoldsTheBone) {
+  // FracAtlas 4150, a lateral distal tibia with a nail and a plate. The
+  // nail and the screws widen the bone mask, so the shaft as the mask's
+  // width finds it stops above the fracture, and no line was found at all.
+  // An implant fixing the bone spans its fracture: the search reaches as
+  // far as the implant holds the bone.
+  if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
+    GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
+  }
+  const std::string name = "IMG0004150";
+  const auto rows = atlasRows();
+  const auto row = std::find_if(rows.begin(), rows.end(),
+                                [&](const AtlasRow& r) { return r.file == name + ".jpg"; });
+  ASSERT_NE(row, rows.end());
+  const dicom::PlainRadiograph radiograph =
+      dicom::loadPlainRadiograph(kFracAtlas / "images" / row->file);
+  const RadiographAnalysisResult result =
+      analyzeRadiographUnion(*radiograph.image, 0, viewOf(*row), {}, Laterality::Unknown);
+  ASSERT_TRUE(result.metalPresent);
+  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
+  bool hit = false;
+  for (const Box& box : vocBoxes(kFracAtlas / "voc" / (name + ".xml"))) {
+    hit = hit || segmentMeetsBox(result.fractureLine, box);
+  }
+  EXPECT_TRUE(hit);
+}
+
 TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
   // Phantom 303 at 12 weeks, lateral film: a delayed union without implant.
   // The anterior cortex has a thin early collar, cleft by the gap (truth 2),
@@ -1478,12 +1505,15 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // RadiographAnalysisParameters::shaftMinLimbShare): on the shaft taken
       // as one wall, two visits had been decided by reading the plate-side
       // cortex the truth calls hidden; it is now not assessable, and the
-      // visit undecided. 0.867 with faint lines scored, and with dense pixels
-      // hiding the line (lineHiddenDensity: lines 64 -> 70, the two visits
-      // of 302 found; 311 and 314 at 24 weeks, right before with lines
-      // 7-14 mm off, lost).
+      // visit undecided. 0.867 with faint lines scored; 0.844 once dense
+      // pixels hide the line (lineHiddenDensity) and the search follows the
+      // implant (fixationEndZoneWidths): lines 64 -> 69, and the two visits
+      // of 302 found; lost are three visits that had been right with a
+      // wrong line (308 at 6 weeks, lateral 15 mm off, now none; 314 at 24
+      // weeks, AP 7 mm off reading the lateral cortex 2; 311 at 24 weeks,
+      // where a better AP line no longer flags the lateral film oblique).
       {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 68, 0.76,
-       0.86, 0.90, 0.98},
+       0.83, 0.90, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 74,
        0.80, 0.86, 0.95, 0.98},
       {"oblique 45 degrees",

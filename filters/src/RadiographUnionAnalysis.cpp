@@ -1091,6 +1091,11 @@ cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& 
   return closed;
 }
 
+/// Rows of the straightened shaft, first to last inclusive.
+struct RowSpan {
+  int first = 0, last = 0;
+};
+
 /// What the straightened shaft shows: levels, edges, where the diaphysis is.
 struct ShaftModel {
   Edges edges;       ///< bone-mask edges, filled across short gaps
@@ -1099,10 +1104,64 @@ struct ShaftModel {
   double cortex = 0; ///< intact cortex
   int firstShaftRow = 0, lastShaftRow = 0;
   /// Rows searched for the fracture line: the shaft rows and the metaphyses
-  /// beyond them, short of the joints.
+  /// beyond them, short of the joints, or as far as an implant holds the
+  /// bone.
   int firstSearchRow = 0, lastSearchRow = 0;
+  /// Where an implant fixing the bone holds it, short of the implant's ends
+  /// (see fixedRows): the fracture lies there.
+  std::optional<RowSpan> fixed;
   [[nodiscard]] double contrast() const { return std::max(1e-6, cortex - soft); }
 };
+
+/// The rows where an implant fixes the bone: the metal components running
+/// along the shaft for at least implantSpanMinLengthWidths shaft widths,
+/// with most of their pixels over the bone or within
+/// implantSpanBoneReachWidths of its edges (a nail in the canal, a plate on
+/// the cortex; not a fixator's bar in the air or a plate on the neighbouring
+/// bone) and reaching a shaft width into the searched rows (a bright tarsus
+/// taken for metal lies beyond them); their span, less fixationEndZoneWidths
+/// at each end. Empty when there is none. Needs the model's edges, width
+/// and search rows.
+std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
+                                 const RadiographAnalysisParameters& p) {
+  if (st.metal.empty() || cv::countNonZero(st.metal) == 0) {
+    return std::nullopt;
+  }
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(st.metal, labels, stats, centroids, 8);
+  std::vector<int> onBone(static_cast<std::size_t>(count), 0);
+  const double reach = p.implantSpanBoneReachWidths * m.width;
+  for (int i = 0; i < st.rows(); ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const int* label = labels.ptr<int>(i);
+    for (int j = 0; j < st.cols(); ++j) {
+      if (label[j] > 0 && j >= m.edges.left[k] - reach && j <= m.edges.right[k] + reach) {
+        ++onBone[static_cast<std::size_t>(label[j])];
+      }
+    }
+  }
+  std::optional<RowSpan> span;
+  for (int c = 1; c < count; ++c) {
+    const int top = stats.at<int>(c, cv::CC_STAT_TOP);
+    const int height = stats.at<int>(c, cv::CC_STAT_HEIGHT);
+    const int bottom = top + height - 1;
+    const int searched = std::min(bottom, m.lastSearchRow) - std::max(top, m.firstSearchRow) + 1;
+    if (height < p.implantSpanMinLengthWidths * m.width || searched < m.width ||
+        onBone[static_cast<std::size_t>(c)] < 0.5 * stats.at<int>(c, cv::CC_STAT_AREA)) {
+      continue;
+    }
+    span = span ? RowSpan{std::min(span->first, top), std::max(span->last, bottom)}
+                : RowSpan{top, bottom};
+  }
+  if (!span) {
+    return std::nullopt;
+  }
+  // A plate's outermost screws, a nail's end: the implant's own ends show
+  // as lines, and a fracture is fixed by screws either side of it.
+  const int endZone = static_cast<int>(std::lround(p.fixationEndZoneWidths * m.width));
+  const RowSpan fixed{span->first + endZone, span->last - endZone};
+  return fixed.first <= fixed.last ? std::optional<RowSpan>(fixed) : std::nullopt;
+}
 
 std::vector<double> filledGaps(std::vector<double> v) {
   // Linear interpolation across NaN runs; ends keep the nearest value.
@@ -1367,14 +1426,41 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   };
   m.firstSearchRow = std::clamp(metaphysisEnd(first, -1), 0, m.firstShaftRow);
   m.lastSearchRow = std::clamp(metaphysisEnd(last, 1), m.lastShaftRow, n - 1);
+  // An implant fixing the bone spans its fracture, which may lie where the
+  // plate and its screws widen the bone mask past the metaphysis' limit:
+  // the search reaches as far as the implant holds the bone, inside the
+  // image.
+  m.fixed = fixedRows(st, m, p);
+  const int unextendedFirst = m.firstSearchRow, unextendedLast = m.lastSearchRow;
+  bool searchAtFirstEdge = false, searchAtLastEdge = false;
+  if (m.fixed) {
+    for (int i = m.firstSearchRow - 1; i >= m.fixed->first; --i) {
+      if (i == 0 || !insideImage(i)) {
+        searchAtFirstEdge = true;
+        break;
+      }
+      m.firstSearchRow = i;
+    }
+    for (int i = m.lastSearchRow + 1; i <= m.fixed->last; ++i) {
+      if (i == n - 1 || !insideImage(i)) {
+        searchAtLastEdge = true;
+        break;
+      }
+      m.lastSearchRow = i;
+    }
+  }
   // Where the film's edge cuts the shaft, the line evidence's windows (up
   // to 0.8 widths along the shaft) and a slanted line would reach past the
   // edge into the border: the search stops further from it.
   const int filmEdgeMargin = static_cast<int>(std::lround(p.filmEdgeMarginWidths * m.width));
-  if (first == 0 || !insideImage(first - 1)) {
+  if (searchAtFirstEdge) {
+    m.firstSearchRow = std::min(unextendedFirst, m.firstSearchRow + filmEdgeMargin);
+  } else if (first == 0 || !insideImage(first - 1)) {
     m.firstSearchRow = std::max(m.firstSearchRow, first + filmEdgeMargin);
   }
-  if (last == n - 1 || !insideImage(last + 1)) {
+  if (searchAtLastEdge) {
+    m.lastSearchRow = std::max(unextendedLast, m.lastSearchRow - filmEdgeMargin);
+  } else if (last == n - 1 || !insideImage(last + 1)) {
     m.lastSearchRow = std::min(m.lastSearchRow, last - filmEdgeMargin);
   }
   if (m.firstSearchRow > m.lastSearchRow) {
@@ -1677,7 +1763,12 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
     // Metaphyseal rows count less: trabecular texture shows faint lines too,
     // so a shaft line wins a close call.
     const bool metaphysis = i < m.firstShaftRow || i > m.lastShaftRow;
-    score[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0);
+    // An implant fixing the bone spans its fracture: a plate is centred on
+    // it, a nail locked beyond it at both ends. Past where it holds the bone
+    // lie the implant's own ends and the joints, whose edges show as lines.
+    const bool unfixed = m.fixed && (i < m.fixed->first || i > m.fixed->last);
+    score[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0) *
+               (unfixed ? p.beyondFixationEvidenceWeight : 1.0);
   }
   // Smooth a little along the shaft and take the peak.
   std::vector<double> smooth(score.size(), 0.0);

@@ -218,6 +218,18 @@ struct RadiographAnalysisParameters {
   /// Line evidence in the metaphysis is weighted by this share: trabecular
   /// texture shows faint lines too, so a shaft line wins a close call.
   double metaphysisEvidenceWeight = 0.8;
+  /// An implant fixing the bone (a metal component running along the shaft
+  /// for at least implantSpanMinLengthWidths shaft widths, mostly over the
+  /// bone or within implantSpanBoneReachWidths of its edges) spans the
+  /// fracture, which lies more than fixationEndZoneWidths from the
+  /// implant's ends (a plate's outermost screws, a nail's tip): the search
+  /// reaches that far, and line evidence beyond is weighted by
+  /// beyondFixationEvidenceWeight (the implant's ends and the joints show
+  /// lines there).
+  double implantSpanMinLengthWidths = 2.0;
+  double implantSpanBoneReachWidths = 0.5;
+  double fixationEndZoneWidths = 1.0;
+  double beyondFixationEvidenceWeight = 0.5;
   /// The fracture line is not looked for in pixels denser than the intact
   /// cortex by this share of its contrast: metal the metal mask missed
   /// (screws across thin bone: the line landed on them) and bones
