@@ -1426,42 +1426,35 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   };
   m.firstSearchRow = std::clamp(metaphysisEnd(first, -1), 0, m.firstShaftRow);
   m.lastSearchRow = std::clamp(metaphysisEnd(last, 1), m.lastShaftRow, n - 1);
-  // An implant fixing the bone spans its fracture, which may lie where the
-  // plate and its screws widen the bone mask past the metaphysis' limit:
-  // the search reaches as far as the implant holds the bone, inside the
-  // image.
-  m.fixed = fixedRows(st, m, p);
-  const int unextendedFirst = m.firstSearchRow, unextendedLast = m.lastSearchRow;
-  bool searchAtFirstEdge = false, searchAtLastEdge = false;
-  if (m.fixed) {
-    for (int i = m.firstSearchRow - 1; i >= m.fixed->first; --i) {
-      if (i == 0 || !insideImage(i)) {
-        searchAtFirstEdge = true;
-        break;
-      }
-      m.firstSearchRow = i;
-    }
-    for (int i = m.lastSearchRow + 1; i <= m.fixed->last; ++i) {
-      if (i == n - 1 || !insideImage(i)) {
-        searchAtLastEdge = true;
-        break;
-      }
-      m.lastSearchRow = i;
-    }
-  }
   // Where the film's edge cuts the shaft, the line evidence's windows (up
   // to 0.8 widths along the shaft) and a slanted line would reach past the
   // edge into the border: the search stops further from it.
   const int filmEdgeMargin = static_cast<int>(std::lround(p.filmEdgeMarginWidths * m.width));
-  if (searchAtFirstEdge) {
-    m.firstSearchRow = std::min(unextendedFirst, m.firstSearchRow + filmEdgeMargin);
-  } else if (first == 0 || !insideImage(first - 1)) {
+  if (first == 0 || !insideImage(first - 1)) {
     m.firstSearchRow = std::max(m.firstSearchRow, first + filmEdgeMargin);
   }
-  if (searchAtLastEdge) {
-    m.lastSearchRow = std::max(unextendedLast, m.lastSearchRow - filmEdgeMargin);
-  } else if (last == n - 1 || !insideImage(last + 1)) {
+  if (last == n - 1 || !insideImage(last + 1)) {
     m.lastSearchRow = std::min(m.lastSearchRow, last - filmEdgeMargin);
+  }
+  // An implant fixing the bone spans its fracture, which may lie where the
+  // plate and its screws widen the bone mask past the metaphysis' limit:
+  // the search reaches as far as the implant holds the bone, and as far
+  // from the film's edge as above.
+  m.fixed = fixedRows(st, m, p);
+  if (m.fixed) {
+    const auto reachable = [&](int from, int to, int step) {
+      // The last row from `from` toward `to` that keeps the margin to the
+      // film's edge (the strip's end counts as the edge).
+      for (int i = from; step * (to + step * filmEdgeMargin - i) >= 0; i += step) {
+        if (i < 0 || i >= n || !insideImage(i)) {
+          const int limit = i - step * (filmEdgeMargin + 1);
+          return step < 0 ? std::max(to, limit) : std::min(to, limit);
+        }
+      }
+      return to;
+    };
+    m.firstSearchRow = std::min(m.firstSearchRow, reachable(m.firstSearchRow, m.fixed->first, -1));
+    m.lastSearchRow = std::max(m.lastSearchRow, reachable(m.lastSearchRow, m.fixed->last, 1));
   }
   if (m.firstSearchRow > m.lastSearchRow) {
     return std::nullopt;
@@ -1569,10 +1562,11 @@ cv::Mat valleyResponse(const Straightened& st, const ShaftModel& m, const cv::Ma
 /// How unlike the shaft above and below it each pixel is: the intact shaft
 /// changes slowly along its length, a fracture (gap, overlap, step) does not.
 /// The absolute difference from the mean of two windows a little above and
-/// below, in shares of the cortex contrast; zero in the metal zone. The windows
-/// leave metal out too: next to a plate's or a screw's end the window would
-/// otherwise average the implant in, and the implant's end would look like
-/// the fracture.
+/// below, in shares of the cortex contrast; zero in the zone around what
+/// hides the line (haloZone: metal, and bone denser than the cortex). The
+/// windows leave that zone out too: next to a plate's or a screw's end the
+/// window would otherwise average the implant in, and the implant's end
+/// would look like the fracture.
 cv::Mat shaftAnomaly(const Straightened& st, const ShaftModel& m, const cv::Mat& hiddenZone) {
   const int reach = std::max(4, static_cast<int>(std::lround(0.8 * m.width)));
   const int skip = std::max(2, static_cast<int>(std::lround(0.1 * m.width)));

@@ -220,12 +220,13 @@ struct RadiographAnalysisParameters {
   double metaphysisEvidenceWeight = 0.8;
   /// An implant fixing the bone (a metal component running along the shaft
   /// for at least implantSpanMinLengthWidths shaft widths, mostly over the
-  /// bone or within implantSpanBoneReachWidths of its edges) spans the
-  /// fracture, which lies more than fixationEndZoneWidths from the
-  /// implant's ends (a plate's outermost screws, a nail's tip): the search
-  /// reaches that far, and line evidence beyond is weighted by
-  /// beyondFixationEvidenceWeight (the implant's ends and the joints show
-  /// lines there).
+  /// bone or within implantSpanBoneReachWidths of its edges, and reaching a
+  /// shaft width into the searched rows) spans the fracture, which lies
+  /// more than fixationEndZoneWidths from the implant's ends (a plate's
+  /// outermost screws, a nail's tip): the search reaches that far (keeping
+  /// filmEdgeMarginWidths from the film's edge), and line evidence beyond
+  /// is weighted by beyondFixationEvidenceWeight (the implant's ends and
+  /// the joints show lines there).
   double implantSpanMinLengthWidths = 2.0;
   double implantSpanBoneReachWidths = 0.5;
   double fixationEndZoneWidths = 1.0;
@@ -234,7 +235,8 @@ struct RadiographAnalysisParameters {
   /// cortex by this share of its contrast: metal the metal mask missed
   /// (screws across thin bone: the line landed on them) and bones
   /// overlapping at a joint (the tibia over the talus on a lateral ankle
-  /// film: the joint line won). They are treated as metal.
+  /// film: the joint line won). The line search treats them as metal (the
+  /// per-cortex gap, once the line is found, reads them as they are).
   double lineHiddenDensity = 0.2;
   /// A line's dark-line evidence is its mean across the shaft, or, when
   /// larger, the weaker of its means over the two edge bands of this share
