@@ -22,6 +22,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 
 using namespace unionscope;
 
@@ -923,6 +924,19 @@ cohortVisitFilms(std::uint64_t seed, phantom::Scenario scenario, phantom::Implan
   return visitFilms(cohortPatient(seed, scenario, implant, vary), weeks);
 }
 
+/// One view's film of such a visit (throws when the visit has no such film).
+FilmWithTruth cohortFilm(std::uint64_t seed, phantom::Scenario scenario, phantom::Implant implant,
+                         double weeks, RadiographView view,
+                         const std::function<void(phantom::PatientSpec&)>& vary = {}) {
+  for (FilmWithTruth& film : cohortVisitFilms(seed, scenario, implant, weeks, vary)) {
+    if (film.film.view() == view) {
+      return std::move(film);
+    }
+  }
+  throw std::runtime_error("phantom " + std::to_string(seed) + " has no such film at " +
+                           std::to_string(weeks) + " weeks");
+}
+
 /// The two films of phantom 300's 12-week visit: normal healing, a callus
 /// collar on every cortex, no implant.
 std::vector<FilmWithTruth> healingPhantomFilms() {
@@ -993,12 +1007,9 @@ TEST(RadiographAnalysis, APlateSeenEnFaceOverAThinWalledShaftIsFound) {
   // the range above it, under the 0.12 asked of metal with soft tissue
   // around it: no metal was found, and the line was drawn 20 mm off,
   // across the plate's holes.
-  const std::vector<FilmWithTruth> films =
-      cohortVisitFilms(311, phantom::Scenario::HypertrophicNonunion, phantom::Implant::Plate, 12,
-                       [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; });
-  ASSERT_EQ(films.size(), 2U);
-  const FilmWithTruth& lateral = films.back();
-  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  const FilmWithTruth lateral = cohortFilm(
+      311, phantom::Scenario::HypertrophicNonunion, phantom::Implant::Plate, 12,
+      RadiographView::Lateral, [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; });
   expectMetalAndLineFound(lateral, analyzePhantomFilm(lateral.film, *lateral.film.image));
 }
 
@@ -1036,11 +1047,8 @@ TEST(RadiographAnalysis, AFaintLineBesideANailIsScoredNotLeftUnassessed) {
   // it, and its evidence stays under 0.08 of the cortex's contrast, with
   // other faint responses along the shaft. Asked to stand alone as well,
   // it was not reported, and both cortices were not assessable.
-  const std::vector<FilmWithTruth> films =
-      cohortVisitFilms(307, phantom::Scenario::AtrophicNonunion, phantom::Implant::Nail, 6);
-  ASSERT_EQ(films.size(), 2U);
-  const FilmWithTruth& ap = films.front();
-  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  const FilmWithTruth ap = cohortFilm(307, phantom::Scenario::AtrophicNonunion,
+                                      phantom::Implant::Nail, 6, RadiographView::AP);
   const RadiographAnalysisResult result = analyzePhantomFilm(ap.film, *ap.film.image);
   ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
   EXPECT_LT(result.fractureEvidence, 0.08);
@@ -1056,11 +1064,8 @@ TEST(RadiographAnalysis, TheLineIsNotTakenFromScrewsTheMetalMaskMissed) {
   // their unmasked remnants, denser than any cortex, made the strongest
   // "line" 37 mm from the fracture. Pixels that dense hide the line like
   // metal does.
-  const std::vector<FilmWithTruth> films =
-      cohortVisitFilms(307, phantom::Scenario::AtrophicNonunion, phantom::Implant::Nail, 12);
-  ASSERT_EQ(films.size(), 2U);
-  const FilmWithTruth& ap = films.front();
-  ASSERT_EQ(ap.film.view(), RadiographView::AP);
+  const FilmWithTruth ap = cohortFilm(307, phantom::Scenario::AtrophicNonunion,
+                                      phantom::Implant::Nail, 12, RadiographView::AP);
   const RadiographAnalysisResult result = analyzePhantomFilm(ap.film, *ap.film.image);
   ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
   EXPECT_LE(lineErrorMm(result, ap), 3.0);
@@ -1138,11 +1143,8 @@ TEST(RadiographAnalysis, MetalOverTheCortexBandIsNotReadAsTheFractureLine) {
   // dark cortex, that metal made the band away from the line darker than
   // the band at it (line measure 1.23): the cleft cortex (truth 2) was
   // called remodelled, with no line left (4).
-  const std::vector<FilmWithTruth> films =
-      cohortVisitFilms(314, phantom::Scenario::PartialBridging, phantom::Implant::Plate, 24);
-  ASSERT_EQ(films.size(), 2U);
-  const FilmWithTruth& lateral = films.back();
-  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  const FilmWithTruth lateral = cohortFilm(314, phantom::Scenario::PartialBridging,
+                                           phantom::Implant::Plate, 24, RadiographView::Lateral);
   ASSERT_EQ(lateral.truth["cortices"]["posterior"]["category"], 2);
   const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
   ASSERT_TRUE(result.fractureFound);
@@ -1162,15 +1164,12 @@ TEST(RadiographAnalysis, AnObliqueCleftIsFoundWhereItCrossesTheCollar) {
   // of a shaft width further along the shaft. Read only within two rows of
   // the gap row, the collar kept 0.8-0.9 of its density there and both
   // cortices were called bridged (3).
-  const std::vector<FilmWithTruth> films =
-      cohortVisitFilms(300, phantom::Scenario::NormalHealing, phantom::Implant::None, 6,
-                       [](phantom::PatientSpec& s) {
-                         s.fracture = phantom::FractureType::Oblique;
-                         s.fractureObliquityDeg = 45;
-                       });
-  ASSERT_EQ(films.size(), 2U);
-  const FilmWithTruth& lateral = films.back();
-  ASSERT_EQ(lateral.film.view(), RadiographView::Lateral);
+  const FilmWithTruth lateral =
+      cohortFilm(300, phantom::Scenario::NormalHealing, phantom::Implant::None, 6,
+                 RadiographView::Lateral, [](phantom::PatientSpec& s) {
+                   s.fracture = phantom::FractureType::Oblique;
+                   s.fractureObliquityDeg = 45;
+                 });
   const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
   ASSERT_TRUE(result.fractureFound);
   EXPECT_GE(result.fractureTiltDeg, 30.0);

@@ -1442,10 +1442,12 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   // from the film's edge as above.
   m.fixed = fixedRows(st, m, p);
   if (m.fixed) {
+    // The furthest row from `from` toward `to` (step -1 or +1) that stays
+    // filmEdgeMargin rows from the first row outside the image (the
+    // strip's end counts as outside).
     const auto reachable = [&](int from, int to, int step) {
-      // The last row from `from` toward `to` that keeps the margin to the
-      // film's edge (the strip's end counts as the edge).
-      for (int i = from; step * (to + step * filmEdgeMargin - i) >= 0; i += step) {
+      for (int distance = 0; distance <= step * (to - from) + filmEdgeMargin; ++distance) {
+        const int i = from + step * distance;
         if (i < 0 || i >= n || !insideImage(i)) {
           const int limit = i - step * (filmEdgeMargin + 1);
           return step < 0 ? std::max(to, limit) : std::min(to, limit);
