@@ -559,7 +559,7 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
   EXPECT_GE(shaftImages, 30);
   // Regression guards at the level reached so far; issue 6 asks 0.70 for
   // the fracture line.
-  EXPECT_GE(rate, 0.50);
+  EXPECT_GE(rate, 0.55);
   EXPECT_EQ(withHardware, 16);
   // 8-bit exports leave plates and nails barely above the bone: found by
   // their shape (14 of 16; by brightness alone, 4; without the lower
@@ -1071,6 +1071,31 @@ TEST(RadiographAnalysis, TheLineIsNotTakenFromScrewsTheMetalMaskMissed) {
   EXPECT_LE(lineErrorMm(result, ap), 3.0);
 }
 
+/// One FracAtlas film (`name` without its extension) analysed as the
+/// atlas-wide test analyses it; `hit` says whether its line meets a box.
+struct AtlasFilmResult {
+  RadiographAnalysisResult result;
+  bool hit = false;
+};
+
+AtlasFilmResult analyzeAtlasFilm(const std::string& name) {
+  const auto rows = atlasRows();
+  const auto row = std::find_if(rows.begin(), rows.end(),
+                                [&](const AtlasRow& r) { return r.file == name + ".jpg"; });
+  if (row == rows.end()) {
+    throw std::runtime_error(name + " is not in labels.csv");
+  }
+  const dicom::PlainRadiograph radiograph =
+      dicom::loadPlainRadiograph(kFracAtlas / "images" / row->file);
+  AtlasFilmResult out;
+  out.result = analyzeRadiographUnion(*radiograph.image, 0, viewOf(*row), {}, Laterality::Unknown);
+  for (const Box& box : vocBoxes(kFracAtlas / "voc" / (name + ".xml"))) {
+    out.hit =
+        out.hit || (out.result.fractureFound && segmentMeetsBox(out.result.fractureLine, box));
+  }
+  return out;
+}
+
 TEST(RealRadiographs, TheLineIsLookedForWhereTheNailHoldsTheBone) {
   // FracAtlas 4150, a lateral distal tibia with a nail and a plate. The
   // nail and the screws widen the bone mask, so the shaft as the mask's
@@ -1080,22 +1105,46 @@ TEST(RealRadiographs, TheLineIsLookedForWhereTheNailHoldsTheBone) {
   if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
     GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
   }
-  const std::string name = "IMG0004150";
-  const auto rows = atlasRows();
-  const auto row = std::find_if(rows.begin(), rows.end(),
-                                [&](const AtlasRow& r) { return r.file == name + ".jpg"; });
-  ASSERT_NE(row, rows.end());
-  const dicom::PlainRadiograph radiograph =
-      dicom::loadPlainRadiograph(kFracAtlas / "images" / row->file);
-  const RadiographAnalysisResult result =
-      analyzeRadiographUnion(*radiograph.image, 0, viewOf(*row), {}, Laterality::Unknown);
-  ASSERT_TRUE(result.metalPresent);
-  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
-  bool hit = false;
-  for (const Box& box : vocBoxes(kFracAtlas / "voc" / (name + ".xml"))) {
-    hit = hit || segmentMeetsBox(result.fractureLine, box);
+  const AtlasFilmResult film = analyzeAtlasFilm("IMG0004150");
+  ASSERT_TRUE(film.result.metalPresent);
+  ASSERT_TRUE(film.result.fractureFound)
+      << (film.result.notes.empty() ? "" : film.result.notes.back());
+  EXPECT_TRUE(film.hit);
+}
+
+TEST(RealRadiographs, AFaintLineWhereTheNailHoldsTheBoneIsTheFracture) {
+  // FracAtlas 2791, a lateral distal tibia with a nail: the strongest line
+  // evidence lies inside the fracture's box, where the nail holds the bone,
+  // but under the minimum a line needs elsewhere on the shaft
+  // (fractureMinEvidence), and no line was reported. The fracture a nail
+  // fixes is known to lie along it: less evidence finds it there.
+  if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
+    GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
   }
-  EXPECT_TRUE(hit);
+  const AtlasFilmResult film = analyzeAtlasFilm("IMG0002791");
+  ASSERT_TRUE(film.result.metalPresent);
+  ASSERT_TRUE(film.result.fractureFound)
+      << (film.result.notes.empty() ? "" : film.result.notes.back());
+  EXPECT_LT(film.result.fractureEvidence, RadiographAnalysisParameters{}.fractureMinEvidence);
+  EXPECT_TRUE(film.hit);
+}
+
+TEST(RadiographAnalysis, AFaintObliqueLineAlongANailIsFound) {
+  // Phantom 310 at 24 weeks, lateral film of a 45-degree oblique
+  // hypertrophic nonunion with a nail: the cleft, half hidden by the nail
+  // and filled in by callus, stays under fractureMinEvidence, and both
+  // cortices were left unassessed. It lies where the nail holds the bone
+  // (fixedFractureMinEvidence).
+  const FilmWithTruth lateral =
+      cohortFilm(310, phantom::Scenario::HypertrophicNonunion, phantom::Implant::Nail, 24,
+                 RadiographView::Lateral, [](phantom::PatientSpec& s) {
+                   s.fracture = phantom::FractureType::Oblique;
+                   s.fractureObliquityDeg = 45;
+                 });
+  const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
+  ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
+  EXPECT_LT(result.fractureEvidence, RadiographAnalysisParameters{}.fractureMinEvidence);
+  EXPECT_LE(lineErrorMm(result, lateral), 3.0);
 }
 
 TEST(RadiographAnalysis, AFaintEarlyCollarIsCallusAndBareCortexIsNot) {
@@ -1522,7 +1571,10 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
        },
        // Union 0.711 -> 0.689 with dense pixels hiding the line: 314 at 24
        // weeks had been right with a lateral line 15 mm off, now not found.
-       30, 0.70, 0.68, 0.95, 0.98},
+       // 0.689 -> 0.733 once a fainter line counts where an implant holds
+       // the bone (fixedFractureMinEvidence): 13 more films report a line
+       // (119 -> 135 cortices scored), agreement 0.714 -> 0.704.
+       31, 0.70, 0.72, 0.95, 0.98},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

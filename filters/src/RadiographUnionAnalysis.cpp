@@ -1656,6 +1656,8 @@ struct FractureCandidate {
   double left = 0, right = 0;
   double score = 0;
   double confidence = 0;
+  /// The line lies where an implant holds the bone (ShaftModel::fixed).
+  bool withinFixation = false;
 };
 
 FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
@@ -1793,6 +1795,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   }
   best.row = bestRow;
   best.slope = slopeAt[static_cast<std::size_t>(bestRow)];
+  best.withinFixation = m.fixed && bestRow >= m.fixed->first && bestRow <= m.fixed->last;
   best.left = leftEdge[static_cast<std::size_t>(bestRow)];
   best.right = rightEdge[static_cast<std::size_t>(bestRow)];
   // Confidence: how far the peak stands above the strongest response away
@@ -2518,7 +2521,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     }
   }
   result.fractureEvidence = fracture.score;
-  if (fracture.score < p.fractureMinEvidence) {
+  // A fracture the film's implant fixes is known to lie where the implant
+  // holds the bone: less evidence finds it there.
+  const double minEvidence =
+      fracture.withinFixation ? p.fixedFractureMinEvidence : p.fractureMinEvidence;
+  if (fracture.score < minEvidence) {
     return fail("no fracture line visible along the shaft (remodelled, or outside the image)");
   }
   result.fractureFound = true;

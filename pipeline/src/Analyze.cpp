@@ -657,6 +657,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"fracture_edge_band_share", p.fractureEdgeBandShare},
           {"fracture_span_window_widths", p.fractureSpanWindowWidths},
           {"fracture_min_evidence", p.fractureMinEvidence},
+          {"fixed_fracture_min_evidence", p.fixedFractureMinEvidence},
           {"fracture_zone_half_widths", p.fractureZoneHalfWidths},
           {"bridging_contrast", p.bridgingContrast},
           {"remodelled_contrast", p.remodelledContrast},

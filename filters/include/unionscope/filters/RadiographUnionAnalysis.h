@@ -261,6 +261,15 @@ struct RadiographAnalysisParameters {
   /// and their visits' union went undecided; see
   /// docs/radiograph-analysis.md).
   double fractureMinEvidence = 0.045;
+  /// ... and this much where an implant holds the bone (fixationEndZoneWidths):
+  /// the fracture it fixes is known to lie there, so a fainter line is
+  /// taken as it rather than the film's cortices left unassessed. FracAtlas
+  /// 2791 (a distal tibial nail, 0.038 inside its box) is found; on the
+  /// phantoms only the 45-degree oblique fractures move (0.025 / 0.03 /
+  /// 0.035: 137 / 135 / 130 cortices scored, union 0.756 / 0.733 / 0.711;
+  /// 0.689 at 0.045). Lower, a line would be taken from the noise of a
+  /// healed shaft (a few hundredths).
+  double fixedFractureMinEvidence = 0.03;
   /// Half-height of the fracture zone searched for bridging, in shaft
   /// widths: enough for an oblique line across one cortex.
   double fractureZoneHalfWidths = 0.35;
