@@ -1071,6 +1071,8 @@ TEST(RadiographAnalysis, TheLineIsNotTakenFromScrewsTheMetalMaskMissed) {
   EXPECT_LE(lineErrorMm(result, ap), 3.0);
 }
 
+namespace {
+
 /// One FracAtlas film (`name` without its extension) analysed as the
 /// atlas-wide test analyses it; `hit` says whether its line meets a box.
 struct AtlasFilmResult {
@@ -1095,6 +1097,8 @@ AtlasFilmResult analyzeAtlasFilm(const std::string& name) {
   }
   return out;
 }
+
+} // namespace
 
 TEST(RealRadiographs, TheLineIsLookedForWhereTheNailHoldsTheBone) {
   // FracAtlas 4150, a lateral distal tibia with a nail and a plate. The

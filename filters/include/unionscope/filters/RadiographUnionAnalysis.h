@@ -364,7 +364,9 @@ struct RadiographAnalysisResult {
   bool boneFound = false;
   bool fractureFound = false;
   double fractureConfidence = 0; ///< 0..1
-  double fractureEvidence = 0;   ///< strongest line evidence (see fractureMinEvidence)
+  /// Strongest line evidence (see fractureMinEvidence and
+  /// fixedFractureMinEvidence).
+  double fractureEvidence = 0;
   /// The fracture line's angle to the shaft's cross-section, degrees (0:
   /// transverse); NaN without a line. On the other view of the visit this
   /// is the plane's tilt along that view's beam (see obliqueToBeamNote).
