@@ -925,6 +925,13 @@ cohortVisitFilms(std::uint64_t seed, phantom::Scenario scenario, phantom::Implan
 }
 
 /// One view's film of such a visit (throws when the visit has no such film).
+/// The variant with the fracture plane at 45 degrees to the shaft's
+/// cross-section (the generator draws 25-40).
+void obliqueAt45Degrees(phantom::PatientSpec& spec) {
+  spec.fracture = phantom::FractureType::Oblique;
+  spec.fractureObliquityDeg = 45;
+}
+
 FilmWithTruth cohortFilm(std::uint64_t seed, phantom::Scenario scenario, phantom::Implant implant,
                          double weeks, RadiographView view,
                          const std::function<void(phantom::PatientSpec&)>& vary = {}) {
@@ -1098,17 +1105,24 @@ AtlasFilmResult analyzeAtlasFilm(const std::string& name) {
   return out;
 }
 
+/// Single FracAtlas films: skipped without realdata.
+class FracAtlasFilm : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
+      GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
+    }
+  }
+};
+
 } // namespace
 
-TEST(RealRadiographs, TheLineIsLookedForWhereTheNailHoldsTheBone) {
+TEST_F(FracAtlasFilm, TheLineIsLookedForWhereTheNailHoldsTheBone) {
   // FracAtlas 4150, a lateral distal tibia with a nail and a plate. The
   // nail and the screws widen the bone mask, so the shaft as the mask's
   // width finds it stops above the fracture, and no line was found at all.
   // An implant fixing the bone spans its fracture: the search reaches as
   // far as the implant holds the bone.
-  if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
-    GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
-  }
   const AtlasFilmResult film = analyzeAtlasFilm("IMG0004150");
   ASSERT_TRUE(film.result.metalPresent);
   ASSERT_TRUE(film.result.fractureFound)
@@ -1116,15 +1130,12 @@ TEST(RealRadiographs, TheLineIsLookedForWhereTheNailHoldsTheBone) {
   EXPECT_TRUE(film.hit);
 }
 
-TEST(RealRadiographs, AFaintLineWhereTheNailHoldsTheBoneIsTheFracture) {
+TEST_F(FracAtlasFilm, AFaintLineWhereTheNailHoldsTheBoneIsTheFracture) {
   // FracAtlas 2791, a lateral distal tibia with a nail: the strongest line
   // evidence lies inside the fracture's box, where the nail holds the bone,
   // but under the minimum a line needs elsewhere on the shaft
   // (fractureMinEvidence), and no line was reported. The fracture a nail
   // fixes is known to lie along it: less evidence finds it there.
-  if (!std::filesystem::exists(kFracAtlas / "labels.csv")) {
-    GTEST_SKIP() << "no " << kFracAtlas << " (realdata not present)";
-  }
   const AtlasFilmResult film = analyzeAtlasFilm("IMG0002791");
   ASSERT_TRUE(film.result.metalPresent);
   ASSERT_TRUE(film.result.fractureFound)
@@ -1141,10 +1152,7 @@ TEST(RadiographAnalysis, AFaintObliqueLineAlongANailIsFound) {
   // (fixedFractureMinEvidence).
   const FilmWithTruth lateral =
       cohortFilm(310, phantom::Scenario::HypertrophicNonunion, phantom::Implant::Nail, 24,
-                 RadiographView::Lateral, [](phantom::PatientSpec& s) {
-                   s.fracture = phantom::FractureType::Oblique;
-                   s.fractureObliquityDeg = 45;
-                 });
+                 RadiographView::Lateral, obliqueAt45Degrees);
   const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
   ASSERT_TRUE(result.fractureFound) << (result.notes.empty() ? "" : result.notes.back());
   EXPECT_LT(result.fractureEvidence, RadiographAnalysisParameters{}.fractureMinEvidence);
@@ -1219,10 +1227,7 @@ TEST(RadiographAnalysis, AnObliqueCleftIsFoundWhereItCrossesTheCollar) {
   // cortices were called bridged (3).
   const FilmWithTruth lateral =
       cohortFilm(300, phantom::Scenario::NormalHealing, phantom::Implant::None, 6,
-                 RadiographView::Lateral, [](phantom::PatientSpec& s) {
-                   s.fracture = phantom::FractureType::Oblique;
-                   s.fractureObliquityDeg = 45;
-                 });
+                 RadiographView::Lateral, obliqueAt45Degrees);
   const RadiographAnalysisResult result = analyzePhantomFilm(lateral.film, *lateral.film.image);
   ASSERT_TRUE(result.fractureFound);
   EXPECT_GE(result.fractureTiltDeg, 30.0);
@@ -1568,11 +1573,7 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
        0.83, 0.90, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 74,
        0.80, 0.86, 0.95, 0.98},
-      {"oblique 45 degrees",
-       [](phantom::PatientSpec& s) {
-         s.fracture = phantom::FractureType::Oblique;
-         s.fractureObliquityDeg = 45;
-       },
+      {"oblique 45 degrees", obliqueAt45Degrees,
        // Union 0.711 -> 0.689 with dense pixels hiding the line: 314 at 24
        // weeks had been right with a lateral line 15 mm off, now not found.
        // 0.689 -> 0.733 once a fainter line counts where an implant holds
