@@ -1843,12 +1843,19 @@ Line intactEdge(const ShaftModel& m, int side, double fractureRow) {
   return *fit;
 }
 
+/// A cortex's gap: its row, and how deep a dip of the cortex band it is (in
+/// shares of the cortex's contrast, less a small penalty for its distance).
+struct CortexGap {
+  double row = 0;
+  double dip = 0;
+};
+
 /// Where the fracture crosses this side's cortex: the deepest dip of the
 /// cortex band's mean along the shaft, within `window` rows of where the line
 /// found across the whole shaft meets this side. An oblique plane seen
 /// nearly en face shows an ellipse, and a line through the shaft fits one of
 /// its arcs; each cortex's own gap sits where the ellipse meets its edge.
-double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
+CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
                     double expectedRow, double window) {
   const int outward = side == 0 ? -1 : 1;
   const double band = std::max(2.0, 0.22 * m.width);
@@ -1857,7 +1864,7 @@ double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edg
   const int to =
       std::min(st.rows() - 1, static_cast<int>(std::ceil(expectedRow + window)) + shoulder);
   if (to - from < 2 * shoulder + 1) {
-    return expectedRow;
+    return {expectedRow, 0.0};
   }
   std::vector<double> mean(static_cast<std::size_t>(to - from + 1), kNaN);
   for (int i = from; i <= to; ++i) {
@@ -1875,8 +1882,7 @@ double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edg
       mean[static_cast<std::size_t>(i - from)] = sum / count;
     }
   }
-  double bestRow = expectedRow;
-  double best = -1e9;
+  CortexGap gap{expectedRow, -1e9};
   for (int i = from + shoulder; i <= to - shoulder; ++i) {
     const double centre = mean[static_cast<std::size_t>(i - from)];
     if (std::isnan(centre) || std::abs(i - expectedRow) > window) {
@@ -1896,12 +1902,11 @@ double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edg
     // equal dips.
     const double dip = std::min(up, down) - centre;
     const double score = dip / m.contrast() - 0.02 * std::abs(i - expectedRow) / window;
-    if (score > best) {
-      best = score;
-      bestRow = i;
+    if (score > gap.dip) {
+      gap = {static_cast<double>(i), score};
     }
   }
-  return bestRow;
+  return gap;
 }
 
 /// The level along the shaft at a given offset from the edge, away from the
@@ -2116,7 +2121,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       collar.push_back(count > 0 ? sum / count : kNaN);
     }
     // The gap row is where the line crosses the middle of the cortex band
-    // (cortexGapRow); along an oblique line the cleft meets the collar
+    // (cortexGap); along an oblique line the cleft meets the collar
     // outside the edge slope x half a band further along the shaft (at 45
     // degrees 0.11 widths), so the collar at the gap is its lowest within
     // that reach, still short of the rows it is compared with.
@@ -2540,9 +2545,20 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     // Each cortex measured at its own gap, near the line across the shaft.
     const double sideColumn = side == 0 ? l : r;
     const Line edge = intactEdge(*model, side, fracture.row);
-    const double gapRow =
-        cortexGapRow(st, *model, edge, side, fracture.row + fracture.slope * (sideColumn - c),
-                     0.5 * model->width);
+    // No dip near where the line meets this cortex: an oblique cleft seen
+    // obliquely crosses its two profile cortices up to a shaft width apart
+    // along the shaft, further than the line through the middle reaches.
+    const double expectedRow = fracture.row + fracture.slope * (sideColumn - c);
+    CortexGap gap =
+        cortexGap(st, *model, edge, side, expectedRow, p.cortexGapWindowWidths * model->width);
+    if (gap.dip < p.cortexGapMinDip) {
+      const CortexGap further =
+          cortexGap(st, *model, edge, side, expectedRow, p.cortexGapFarWindowWidths * model->width);
+      if (further.dip > gap.dip) {
+        gap = further;
+      }
+    }
+    const double gapRow = gap.row;
     gapRows[static_cast<std::size_t>(side)] = gapRow;
     gapColumns[static_cast<std::size_t>(side)] = edge.at(gapRow);
     const SideMeasure m = measureSide(st, *model, edge, gapRow, fracture.slope, side, p);
