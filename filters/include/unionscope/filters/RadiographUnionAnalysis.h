@@ -273,14 +273,14 @@ struct RadiographAnalysisParameters {
   /// Each cortex's own gap (the deepest dip of its band along the shaft) is
   /// looked for within cortexGapWindowWidths shaft widths of where the line
   /// meets that cortex. Where no dip of cortexGapMinDip of the cortex's
-  /// contrast lies there, up to cortexGapFarWindowWidths: an oblique cleft
-  /// seen obliquely shows as an ellipse, found as a flat line through its
-  /// middle, and crosses the two profile cortices up to a shaft width apart
-  /// along the shaft. Phantom lines within 3 mm: 45 degrees 32 -> 37
-  /// (agreement 0.704 -> 0.722, union 0.733 -> 0.756), default 79 -> 80
-  /// (agreement 0.864 -> 0.870), 0.3 mm pixels 75 -> 78, radius 8 mm 66 ->
-  /// 67; radius 14 mm 69 -> 68 and one visit lost (see the test's guard).
-  /// Searched that far always, the default cohort lost two visits' union.
+  /// contrast lies there, a dip that deep is looked for up to
+  /// cortexGapFarWindowWidths: an oblique cleft seen obliquely shows as an
+  /// ellipse, found as a flat line through its middle, and crosses the two
+  /// profile cortices up to a shaft width apart along the shaft. Phantom
+  /// lines within 3 mm: 45 degrees 32 -> 37 (agreement 0.704 -> 0.722, union
+  /// 0.733 -> 0.756), default 79 -> 80 (agreement 0.864 -> 0.870); radius
+  /// 14 mm 69 -> 68 and one visit lost (see the test's guard). Searched that
+  /// far always, the default cohort lost two visits' union.
   double cortexGapWindowWidths = 0.5;
   double cortexGapFarWindowWidths = 0.75;
   double cortexGapMinDip = 0.03;
