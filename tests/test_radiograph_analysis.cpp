@@ -83,6 +83,20 @@ bool segmentMeetsBox(const std::array<std::array<double, 2>, 2>& line, const Box
   return t0 <= t1;
 }
 
+/// Does the film's fracture line meet one of the boxes annotated for it
+/// (voc/<stem>.xml)?
+bool lineMeetsAnnotatedBox(const RadiographAnalysisResult& result, const std::string& stem) {
+  if (!result.fractureFound) {
+    return false;
+  }
+  for (const Box& box : vocBoxes(kFracAtlas / "voc" / (stem + ".xml"))) {
+    if (segmentMeetsBox(result.fractureLine, box)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 struct AtlasRow {
   std::string file, region, note, views;
   bool fractured = false;
@@ -533,10 +547,7 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
     }
     ++shaftImages;
     const std::string stem = row.file.substr(0, row.file.size() - 4);
-    bool hit = false;
-    for (const Box& box : vocBoxes(kFracAtlas / "voc" / (stem + ".xml"))) {
-      hit = hit || (result.fractureFound && segmentMeetsBox(result.fractureLine, box));
-    }
+    const bool hit = lineMeetsAnnotatedBox(result, stem);
     hits += hit ? 1 : 0;
     if (!hit) {
       misses.push_back(row.file + " (" + row.note + ")");
@@ -924,7 +935,6 @@ cohortVisitFilms(std::uint64_t seed, phantom::Scenario scenario, phantom::Implan
   return visitFilms(cohortPatient(seed, scenario, implant, vary), weeks);
 }
 
-/// One view's film of such a visit (throws when the visit has no such film).
 /// Analyses a phantom film and expects its fracture line found within 3 mm
 /// of the truth.
 RadiographAnalysisResult analyzedWithLineNearTruth(const FilmWithTruth& film) {
@@ -943,6 +953,7 @@ void obliqueAt45Degrees(phantom::PatientSpec& spec) {
   spec.fractureObliquityDeg = 45;
 }
 
+/// One view's film of such a visit (throws when the visit has no such film).
 FilmWithTruth cohortFilm(std::uint64_t seed, phantom::Scenario scenario, phantom::Implant implant,
                          double weeks, RadiographView view,
                          const std::function<void(phantom::PatientSpec&)>& vary = {}) {
@@ -1105,10 +1116,7 @@ AtlasFilmResult analyzeAtlasFilm(const std::string& name) {
       dicom::loadPlainRadiograph(kFracAtlas / "images" / row->file);
   AtlasFilmResult out;
   out.result = analyzeRadiographUnion(*radiograph.image, 0, viewOf(*row), {}, Laterality::Unknown);
-  for (const Box& box : vocBoxes(kFracAtlas / "voc" / (name + ".xml"))) {
-    out.hit =
-        out.hit || (out.result.fractureFound && segmentMeetsBox(out.result.fractureLine, box));
-  }
+  out.hit = lineMeetsAnnotatedBox(out.result, name);
   return out;
 }
 

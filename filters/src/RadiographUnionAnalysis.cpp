@@ -1094,6 +1094,7 @@ cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& 
 /// Rows of the straightened shaft, first to last inclusive.
 struct RowSpan {
   int first = 0, last = 0;
+  [[nodiscard]] bool contains(double row) const { return row >= first && row <= last; }
 };
 
 /// What the straightened shaft shows: levels, edges, where the diaphysis is.
@@ -1656,8 +1657,6 @@ struct FractureCandidate {
   double left = 0, right = 0;
   double score = 0;
   double confidence = 0;
-  /// The line lies where an implant holds the bone (ShaftModel::fixed).
-  bool withinFixation = false;
 };
 
 FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
@@ -1764,7 +1763,7 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
     // An implant fixing the bone spans its fracture: a plate is centred on
     // it, a nail locked beyond it at both ends. Past where it holds the bone
     // lie the implant's own ends and the joints, whose edges show as lines.
-    const bool unfixed = m.fixed && (i < m.fixed->first || i > m.fixed->last);
+    const bool unfixed = m.fixed && !m.fixed->contains(i);
     score[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0) *
                (unfixed ? p.beyondFixationEvidenceWeight : 1.0);
   }
@@ -1795,7 +1794,6 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   }
   best.row = bestRow;
   best.slope = slopeAt[static_cast<std::size_t>(bestRow)];
-  best.withinFixation = m.fixed && bestRow >= m.fixed->first && bestRow <= m.fixed->last;
   best.left = leftEdge[static_cast<std::size_t>(bestRow)];
   best.right = rightEdge[static_cast<std::size_t>(bestRow)];
   // Confidence: how far the peak stands above the strongest response away
@@ -1909,6 +1907,23 @@ CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edg
     }
   }
   return gap;
+}
+
+/// This side's gap near where the line meets it (cortexGapWindowWidths) or,
+/// with no dip of cortexGapMinDip there, a dip that deep further along the
+/// shaft (cortexGapFarWindowWidths): an oblique cleft seen obliquely crosses
+/// its two profile cortices up to a shaft width apart along the shaft,
+/// further than the line through the middle reaches.
+double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
+                    double expectedRow, const RadiographAnalysisParameters& p) {
+  const CortexGap near =
+      cortexGap(st, m, edge, side, expectedRow, p.cortexGapWindowWidths * m.width);
+  if (near.dip >= p.cortexGapMinDip) {
+    return near.row;
+  }
+  const CortexGap further =
+      cortexGap(st, m, edge, side, expectedRow, p.cortexGapFarWindowWidths * m.width);
+  return further.dip >= p.cortexGapMinDip ? further.row : near.row;
 }
 
 /// The level along the shaft at a given offset from the edge, away from the
@@ -2123,7 +2138,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       collar.push_back(count > 0 ? sum / count : kNaN);
     }
     // The gap row is where the line crosses the middle of the cortex band
-    // (cortexGap); along an oblique line the cleft meets the collar
+    // (cortexGapRow); along an oblique line the cleft meets the collar
     // outside the edge slope x half a band further along the shaft (at 45
     // degrees 0.11 widths), so the collar at the gap is its lowest within
     // that reach, still short of the rows it is compared with.
@@ -2530,8 +2545,8 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   result.fractureEvidence = fracture.score;
   // A fracture the film's implant fixes is known to lie where the implant
   // holds the bone: less evidence finds it there.
-  const double minEvidence =
-      fracture.withinFixation ? p.fixedFractureMinEvidence : p.fractureMinEvidence;
+  const bool withinFixation = model->fixed && model->fixed->contains(fracture.row);
+  const double minEvidence = withinFixation ? p.fixedFractureMinEvidence : p.fractureMinEvidence;
   if (fracture.score < minEvidence) {
     return fail("no fracture line visible along the shaft (remodelled, or outside the image)");
   }
@@ -2547,20 +2562,8 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     // Each cortex measured at its own gap, near the line across the shaft.
     const double sideColumn = side == 0 ? l : r;
     const Line edge = intactEdge(*model, side, fracture.row);
-    // No dip near where the line meets this cortex: an oblique cleft seen
-    // obliquely crosses its two profile cortices up to a shaft width apart
-    // along the shaft, further than the line through the middle reaches.
-    const double expectedRow = fracture.row + fracture.slope * (sideColumn - c);
-    CortexGap gap =
-        cortexGap(st, *model, edge, side, expectedRow, p.cortexGapWindowWidths * model->width);
-    if (gap.dip < p.cortexGapMinDip) {
-      const CortexGap further =
-          cortexGap(st, *model, edge, side, expectedRow, p.cortexGapFarWindowWidths * model->width);
-      if (further.dip >= p.cortexGapMinDip) {
-        gap = further;
-      }
-    }
-    const double gapRow = gap.row;
+    const double gapRow =
+        cortexGapRow(st, *model, edge, side, fracture.row + fracture.slope * (sideColumn - c), p);
     gapRows[static_cast<std::size_t>(side)] = gapRow;
     gapColumns[static_cast<std::size_t>(side)] = edge.at(gapRow);
     const SideMeasure m = measureSide(st, *model, edge, gapRow, fracture.slope, side, p);
