@@ -276,6 +276,51 @@ TEST(Phantom, RadiographMetalTruthCoversTheImplantAndNothingElse) {
   }
 }
 
+TEST(Phantom, AnExternalFixatorsPinsHoldEachFragmentAndStayClearOfTheFracture) {
+  EXPECT_EQ(implantFromName("external_fixator"), Implant::ExternalFixator);
+  PatientSpec spec = makePatientSpec(9, Scenario::NormalHealing, Implant::ExternalFixator,
+                                     SizePreset::Default, {6});
+  spec.monochrome1 = false;
+  test::TempDir dir;
+  writePatient(spec, dir.path());
+  const json truth = readJson(dir.path() / "truth.json");
+  int films = 0;
+  for (const json& series : truth["timepoints"][0]["series"]) {
+    if (series["modality"] != "DX") {
+      continue;
+    }
+    ++films;
+    const std::string view = series["view"];
+    const cv::Mat mask = cv::imread((dir.path() / series["metal_mask"].get<std::string>()).string(),
+                                    cv::IMREAD_GRAYSCALE);
+    ASSERT_FALSE(mask.empty()) << view;
+    // The fracture line's row, across the bone (the line's two ends are
+    // where it meets the two cortices this view shows).
+    const json& line = series["fracture_line"];
+    const int row = static_cast<int>(0.5 * (line[0][1].get<double>() + line[1][1].get<double>()));
+    const auto [left, right] = std::minmax(
+        {static_cast<int>(line[0][0].get<double>()), static_cast<int>(line[1][0].get<double>())});
+    ASSERT_GE(row, 0);
+    ASSERT_LT(row, mask.rows);
+    // Clear of the fracture: no metal across the bone there, only the rod
+    // beside it.
+    EXPECT_EQ(cv::countNonZero(mask.row(row).colRange(left, right + 1)), 0) << view;
+    const int rodOnly = cv::countNonZero(mask.row(row));
+    EXPECT_GT(rodOnly, 0) << view << ": the rod runs the film's length";
+    // Above and below the fracture, rows with a pin carry it from the rod
+    // across the bone.
+    int pinnedAbove = 0, pinnedBelow = 0;
+    for (int y = 0; y < mask.rows; ++y) {
+      if (cv::countNonZero(mask.row(y).colRange(left, right + 1)) > 0.5 * (right - left)) {
+        (y < row ? pinnedAbove : pinnedBelow) += 1;
+      }
+    }
+    EXPECT_GT(pinnedAbove, 0) << view;
+    EXPECT_GT(pinnedBelow, 0) << view;
+  }
+  EXPECT_EQ(films, 2);
+}
+
 TEST(Phantom, TruthMatchesTheVoxels) {
   for (const Implant implant : {Implant::None, Implant::Nail, Implant::Plate}) {
     const PatientSpec spec = makePatientSpec(31 + static_cast<int>(implant),

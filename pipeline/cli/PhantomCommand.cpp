@@ -31,8 +31,8 @@ CommandRunner addPhantomCommand(CLI::App& app) {
   command->add_option("--scenario", options->scenario, "Healing trajectory")
       ->check(CLI::IsMember(phantom::scenarioNames()))
       ->capture_default_str();
-  command->add_option("--implant", options->implant, "none, nail or plate")
-      ->check(CLI::IsMember({"none", "nail", "plate"}))
+  command->add_option("--implant", options->implant, "none, nail, plate or external_fixator")
+      ->check(CLI::IsMember({"none", "nail", "plate", "external_fixator"}))
       ->capture_default_str();
   command->add_option("--size", options->size, "small (tests), default, large (512x512)")
       ->check(CLI::IsMember({"small", "default", "large"}))

@@ -93,6 +93,14 @@ public:
     nailRadius_ = std::clamp(minInner - 0.8, 3.5, 5.0);
     const double halfLength = spec.voxels[2] * spec.spacingMm[2] / 2.0;
     nailScrewOffset_ = std::min(35.0, halfLength - 6.0);
+    pinFar_ = std::min(42.0, halfLength - 6.0);
+    pinNear_ = std::max(collarHalfLength_ + 5.0, pinFar_ - 16.0);
+    // The rod stays 16 mm inside the volume's sides (the limb's pose moves
+    // it a few mm per visit).
+    const double halfX = 0.5 * spec.voxels[0] * spec.spacingMm[0] - 16.0;
+    const double halfY = 0.5 * spec.voxels[1] * spec.spacingMm[1] - 16.0;
+    rodDistance_ = std::min(
+        {4.0 * r0_ + 20.0, halfX / std::sin(kFixatorAngle), halfY / std::cos(kFixatorAngle)});
     maxCollar_ = 0;
     for (const CortexState& s : visit_.cortices) {
       maxCollar_ = std::max(maxCollar_, s.callusThicknessMm);
@@ -264,6 +272,39 @@ private:
       }
       return false;
     }
+    case Implant::ExternalFixator:
+      return inExternalFixator(q);
+    }
+    return false;
+  }
+
+  /// A uniplanar anteromedial frame (the tibia's safe corridor): two 5 mm
+  /// pins through both cortices of each fragment, clear of the callus,
+  /// clamped to one 11 mm rod in front of the limb, 30 degrees medial of
+  /// straight ahead (medial is +x, away from the fibula). The rod stands up
+  /// to 2 cm off the skin, as far as the volume allows (on the small
+  /// preset it touches the skin). Beside the limb the rod projects grey, not
+  /// saturated: the film's window is set for the limb's thickness.
+  [[nodiscard]] bool inExternalFixator(const Vec3& q) const {
+    const double z = q.z - centre_.z;
+    const double dx = std::sin(kFixatorAngle);
+    const double dy = -std::cos(kFixatorAngle);
+    const double along = q.x * dx + q.y * dy; // from the bone's axis toward the rod
+    const double across = q.x * dy - q.y * dx;
+    if (std::hypot(across, along - rodDistance_) < 5.5) {
+      return true;
+    }
+    // The pins' tips stand 3 mm past the far cortex.
+    const double tip = -(outerRadius(kFixatorAngle + M_PI / 2) + 3.0);
+    for (double offset : {-pinFar_, -pinNear_, pinNear_, pinFar_}) {
+      const double dz = z - offset;
+      if (std::hypot(across, dz) < 2.5 && along > tip && along < rodDistance_) {
+        return true;
+      }
+      // The pin-to-rod clamp.
+      if (std::abs(across) < 8.0 && std::abs(along - rodDistance_) < 8.0 && std::abs(dz) < 7.0) {
+        return true;
+      }
     }
     return false;
   }
@@ -273,6 +314,8 @@ private:
   Vec3 centre_, normal_;
   double r0_ = 11, t0_ = 4.5, gapHalf_ = 1.25, collarHalfLength_ = 16;
   double nailRadius_ = 4.5, nailScrewOffset_ = 35, maxCollar_ = 0, boneReach_ = 30;
+  static constexpr double kFixatorAngle = 30 * kDeg;
+  double pinNear_ = 20, pinFar_ = 36, rodDistance_ = 60;
 };
 
 /// Separable Gaussian blur of a float volume along the axes with sigma > 0

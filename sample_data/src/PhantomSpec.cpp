@@ -151,12 +151,14 @@ std::string_view implantName(Implant implant) {
     return "nail";
   case Implant::Plate:
     return "plate";
+  case Implant::ExternalFixator:
+    return "external_fixator";
   }
   return "unknown";
 }
 
 std::optional<Implant> implantFromName(std::string_view name) {
-  for (Implant implant : {Implant::None, Implant::Nail, Implant::Plate}) {
+  for (Implant implant : {Implant::None, Implant::Nail, Implant::Plate, Implant::ExternalFixator}) {
     if (implantName(implant) == name) {
       return implant;
     }

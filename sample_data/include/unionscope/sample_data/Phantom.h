@@ -24,7 +24,9 @@ enum class Scenario {
   HypertrophicNonunion,
   PartialBridging
 };
-enum class Implant { None, Nail, Plate };
+/// ExternalFixator: a uniplanar anteromedial frame, two pins in each
+/// fragment clamped to one rod outside the limb.
+enum class Implant { None, Nail, Plate, ExternalFixator };
 enum class SizePreset { Small, Default, Large };
 enum class FractureType { Transverse, Oblique };
 
