@@ -1615,6 +1615,20 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
        // for where the ellipse of the cleft meets it
        // (cortexGapFarWindowWidths).
        36, 0.71, 0.75, 0.95, 0.98},
+      // Every patient with an anteromedial frame instead (pins in each
+      // fragment, clamps and a rod beside the limb). Metal recall is low by
+      // design: the rod beside the limb projects grey, not saturated, and
+      // is not taken for metal (nor for bone: see initialFrame). Without
+      // opening a broad component to free the bone from the pins, lines
+      // were 26 and union 0.400: on the lateral films the tibia, its pins,
+      // the clamps and the rod were one ladder-shaped component and no long
+      // bone was found. Still failing: on a third of the films a bone level
+      // pulled up by the rod leaves the tibia out of the bone mask and the
+      // rod is taken for the shaft; a pin's blurred rim reads as a cortex's
+      // gap.
+      {"external fixator",
+       [](phantom::PatientSpec& s) { s.implant = phantom::Implant::ExternalFixator; }, 57, 0.64,
+       0.69, 0.60, 0.85},
   };
   for (const Variant& variant : variants) {
     // UNIONSCOPE_ONLY_VARIANT=text runs the variants whose name holds it.

@@ -797,10 +797,66 @@ struct ShaftFrame {
   }
 };
 
-/// Largest elongated component of the bone mask: its principal axis.
+/// The mask opened by a disc of the given radius, by two distance
+/// transforms (the time does not grow with the radius).
+cv::Mat openedByDisc(const cv::Mat& mask, double radius) {
+  cv::Mat inside;
+  cv::distanceTransform(mask, inside, cv::DIST_L2, cv::DIST_MASK_5);
+  const cv::Mat core = inside > radius;
+  cv::Mat fromCore;
+  cv::distanceTransform(core == 0, fromCore, cv::DIST_L2, cv::DIST_MASK_5);
+  return (fromCore <= radius) & mask;
+}
+
+/// A component's principal axis, if it is elongated enough to be a long
+/// bone, and its score as one: area times width (the widest long bone: a
+/// femur over its patella, a tibia over its fibula).
+struct ComponentAxis {
+  ShaftFrame frame;
+  double score = 0;
+};
+
+/// `component` is a mask cut from the image at `offset`.
+std::optional<ComponentAxis> elongatedAxis(const cv::Mat& component, cv::Point offset) {
+  const cv::Moments m = cv::moments(component, true);
+  if (m.m00 <= 0) {
+    return std::nullopt;
+  }
+  const double area = m.m00;
+  const double a = m.mu20 / m.m00, b = m.mu11 / m.m00, c = m.mu02 / m.m00;
+  const double spread = std::sqrt(std::max(0.0, (a - c) * (a - c) / 4 + b * b));
+  const double l1 = (a + c) / 2 + spread;
+  const double l2 = std::max(1e-9, (a + c) / 2 - spread);
+  const double length = 4 * std::sqrt(l1);
+  const double width = area / length;
+  if (length < 2.0 * width || l1 / l2 < 3) {
+    return std::nullopt;
+  }
+  const double angle = 0.5 * std::atan2(2 * b, a - c);
+  cv::Point2d along(std::cos(angle), std::sin(angle));
+  if (along.y < 0 || (along.y == 0 && along.x < 0)) {
+    along = -along;
+  }
+  ComponentAxis axis;
+  ShaftFrame& frame = axis.frame;
+  frame.centre = {offset.x + m.m10 / m.m00, offset.y + m.m01 / m.m00};
+  frame.along = along;
+  frame.across = {along.y, -along.x};
+  if (frame.across.x < 0) {
+    frame.across = -frame.across;
+  }
+  frame.sMin = -length / 2;
+  frame.sMax = length / 2;
+  frame.uHalf = width;
+  axis.score = area * width;
+  return axis;
+}
+
+/// The long bone's initial frame: the principal axis of the bone mask's
+/// best elongated component (see elongatedAxis), the mask closed first (the
+/// cortices on both sides of a nail, or of a dark canal, are one bone, not
+/// three strips).
 std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
-  // Closed first: the cortices on both sides of a nail (or of a dark canal)
-  // are one bone, not three strips.
   const int size =
       std::max(3, static_cast<int>(std::lround(0.03 * std::max(boneMask.rows, boneMask.cols))));
   cv::Mat bone;
@@ -809,48 +865,50 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(bone, labels, stats, centroids, 8);
   const double minArea = 0.002 * static_cast<double>(bone.total());
-  double bestScore = 0;
-  std::optional<ShaftFrame> best;
+  std::optional<ComponentAxis> best;
+  const auto consider = [&](const std::optional<ComponentAxis>& axis) {
+    if (axis && (!best || axis->score > best->score)) {
+      best = axis;
+    }
+  };
   for (int l = 1; l < count; ++l) {
-    const double area = stats.at<int>(l, cv::CC_STAT_AREA);
-    if (area < minArea) {
+    if (stats.at<int>(l, cv::CC_STAT_AREA) < minArea) {
       continue;
     }
-    const cv::Moments m = cv::moments(labels == l, true);
-    const double cx = m.m10 / m.m00;
-    const double cy = m.m01 / m.m00;
-    const double a = m.mu20 / m.m00, b = m.mu11 / m.m00, c = m.mu02 / m.m00;
-    const double spread = std::sqrt(std::max(0.0, (a - c) * (a - c) / 4 + b * b));
-    const double l1 = (a + c) / 2 + spread;
-    const double l2 = std::max(1e-9, (a + c) / 2 - spread);
-    const double length = 4 * std::sqrt(l1);
-    const double width = area / length;
-    if (length < 2.0 * width || l1 / l2 < 3) {
+    const cv::Rect box(stats.at<int>(l, cv::CC_STAT_LEFT), stats.at<int>(l, cv::CC_STAT_TOP),
+                       stats.at<int>(l, cv::CC_STAT_WIDTH), stats.at<int>(l, cv::CC_STAT_HEIGHT));
+    const cv::Mat component = labels(box) == l;
+    if (const std::optional<ComponentAxis> axis = elongatedAxis(component, box.tl())) {
+      consider(axis);
       continue;
     }
-    // The widest long bone: a femur over its patella, a tibia over its fibula.
-    const double score = area * width;
-    if (score > bestScore) {
-      bestScore = score;
-      const double angle = 0.5 * std::atan2(2 * b, a - c);
-      cv::Point2d along(std::cos(angle), std::sin(angle));
-      if (along.y < 0 || (along.y == 0 && along.x < 0)) {
-        along = -along;
+    // Not elongated: metal narrower than the bone may have joined it to
+    // what stands beside it into one broad shape (an external fixator's
+    // pins, bone in the limb, with the clamps and rod outside it: a
+    // ladder). Opened by a disc of half the component's thickest inscribed
+    // radius, the pins let go of the bone. The border keeps the distance
+    // transform from taking the box's edge for the component's.
+    cv::Mat padded;
+    cv::copyMakeBorder(component, padded, 1, 1, 1, 1, cv::BORDER_CONSTANT, 0);
+    cv::Mat inside;
+    cv::distanceTransform(padded, inside, cv::DIST_L2, cv::DIST_MASK_5);
+    double thickest = 0;
+    cv::minMaxLoc(inside, nullptr, &thickest);
+    const cv::Mat opened = openedByDisc(padded, 0.5 * thickest);
+    cv::Mat parts, partStats, partCentroids;
+    const int partCount =
+        cv::connectedComponentsWithStats(opened, parts, partStats, partCentroids, 8);
+    for (int q = 1; q < partCount; ++q) {
+      if (partStats.at<int>(q, cv::CC_STAT_AREA) >= minArea) {
+        const cv::Mat part = (parts == q)(cv::Rect(1, 1, box.width, box.height));
+        consider(elongatedAxis(part, box.tl()));
       }
-      ShaftFrame frame;
-      frame.centre = {cx, cy};
-      frame.along = along;
-      frame.across = {along.y, -along.x};
-      if (frame.across.x < 0) {
-        frame.across = -frame.across;
-      }
-      frame.sMin = -length / 2;
-      frame.sMax = length / 2;
-      frame.uHalf = width;
-      best = frame;
     }
   }
-  return best;
+  if (!best) {
+    return std::nullopt;
+  }
+  return best->frame;
 }
 
 /// Image resampled in the shaft frame: row i at s = sMin + i, column j at
