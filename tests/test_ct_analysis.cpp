@@ -167,6 +167,32 @@ TEST(CtAnalysis, AgreesWithPhantomTruthAtClinicalResolution) {
   EXPECT_LE(medianOf(tally.volumeErrors), 0.15);
 }
 
+TEST(CtAnalysis, AgreesWithPhantomTruthWithAnExternalFixator) {
+  // Pins through both cortices of each fragment and a rod beside the limb,
+  // in the volume with their streaks: one patient per scenario. Known
+  // weakness: in the slices of the clamps nearest the fracture (5 mm past
+  // the callus collar on this small preset) the streaks reach +-500 HU over
+  // the bone, and some are read as callus: the callus volume's median
+  // error is 0.20 (0.15 or less without a frame), and three cortices of
+  // an atrophic nonunion read 2 (truth 1).
+  Tally tally;
+  const Scenario scenarios[] = {Scenario::NormalHealing, Scenario::DelayedUnion,
+                                Scenario::AtrophicNonunion, Scenario::HypertrophicNonunion,
+                                Scenario::PartialBridging};
+  std::uint64_t seed = 400;
+  for (const Scenario scenario : scenarios) {
+    evaluate(makePatientSpec(seed++, scenario, Implant::ExternalFixator, SizePreset::Small), tally,
+             true);
+  }
+  report(tally);
+  const int assessed = tally.cortices - tally.notAssessable;
+  EXPECT_GE(tally.planesFound, tally.visits * 9 / 10);
+  EXPECT_GE(double(tally.agree) / assessed, 0.88);
+  EXPECT_GE(double(tally.unionAgree) / tally.visits, 0.9);
+  EXPECT_LE(medianOf(tally.volumeErrors), 0.25);
+  EXPECT_LE(tally.notAssessable, tally.cortices / 10);
+}
+
 TEST(CtAnalysis, ResultsAreIdenticalWhateverTheThreadCount) {
   const PatientSpec spec =
       makePatientSpec(7, Scenario::PartialBridging, Implant::Nail, SizePreset::Small, {12});
