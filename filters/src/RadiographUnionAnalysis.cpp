@@ -712,50 +712,20 @@ double boneLevel(const cv::Mat& contrast, const cv::Mat& tissue, double clip, cv
   return cv::threshold(column, ignored, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
 }
 
-/// The connected pieces of a mask at least `share` of the largest piece's
-/// area.
-cv::Mat largePieces(const cv::Mat& mask, double share) {
-  cv::Mat labels, stats, centroids;
-  const int count = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8);
-  int largest = 0;
-  for (int l = 1; l < count; ++l) {
-    largest = std::max(largest, stats.at<int>(l, cv::CC_STAT_AREA));
-  }
-  std::vector<std::uint8_t> kept(static_cast<std::size_t>(count), 0);
-  for (int l = 1; l < count; ++l) {
-    kept[static_cast<std::size_t>(l)] =
-        stats.at<int>(l, cv::CC_STAT_AREA) >= share * largest ? 255 : 0;
-  }
-  cv::Mat out(mask.size(), CV_8U);
-  for (int y = 0; y < mask.rows; ++y) {
-    const int* label = labels.ptr<int>(y);
-    std::uint8_t* row = out.ptr<std::uint8_t>(y);
-    for (int x = 0; x < mask.cols; ++x) {
-      row[x] = kept[static_cast<std::size_t>(label[x])];
-    }
-  }
-  return out;
-}
-
 /// When the bright class of the bone level holds under a given share of the
-/// limb's tissue, something brighter than bone took it (the heel, a cast's
-/// rim, a label strip, an implant not taken for metal) and the bone fell
-/// into the dark class. The level is then found again on the limb's
-/// histogram clipped at a lower percentile: whatever is brighter than the
-/// bone saturates with it. The limb's tissue is the tissue's large pieces
-/// (limbPieceMinShare): what stands beside the limb, joined to it only by
-/// metal (an external fixator's rod and clamps beyond its pins), bright
-/// against the air, is neither counted in the share nor in the histogram.
+/// tissue, something brighter than bone took it (the heel, a cast's rim, a
+/// label strip, an implant not taken for metal) and the bone fell into the
+/// dark class. The level is then found again with the histogram clipped at a
+/// lower percentile: whatever is brighter than the bone saturates with it.
 cv::Mat withBoneRecovered(const cv::Mat& contrast, const cv::Mat& tissue, const cv::Mat& bone,
                           const RadiographAnalysisParameters& p) {
-  const cv::Mat limb = largePieces(tissue, p.limbPieceMinShare);
   const double share =
-      static_cast<double>(cv::countNonZero(bone & limb)) / std::max(1, cv::countNonZero(limb));
+      static_cast<double>(cv::countNonZero(bone & tissue)) / std::max(1, cv::countNonZero(tissue));
   if (share >= p.boneMinShare) {
     return bone;
   }
   cv::Mat contrast8;
-  const double level = boneLevel(contrast, limb, p.boneContrastClip, contrast8);
+  const double level = boneLevel(contrast, tissue, p.boneContrastClip, contrast8);
   return std::isnan(level) ? bone : cv::Mat(contrast8 > level);
 }
 

@@ -613,7 +613,6 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"top_hat_share", p.topHatShare},
           {"bone_min_share", p.boneMinShare},
           {"bone_contrast_clip", p.boneContrastClip},
-          {"limb_piece_min_share", p.limbPieceMinShare},
           {"metal_share_of_max", p.metalShareOfMax},
           {"metal_ring_contrast", p.metalRingContrast},
           {"plate_en_face_ring_contrast", p.plateEnFaceRingContrast},

@@ -67,13 +67,6 @@ struct RadiographAnalysisParameters {
   /// the tissue's contrast, so that everything brighter than the bone
   /// saturates together with it.
   double boneContrastClip = 0.85;
-  /// The share and the clipped histogram above are the limb's tissue's:
-  /// the pieces of the body's tissue (metal left out) at least this share
-  /// of the largest piece's area. An external fixator's rod and clamps
-  /// stand beside the limb, joined to it only by its pins; bright against
-  /// the air, they held 0.21 of the body's tissue in the bright class on
-  /// phantom lateral films where the tibia had fallen into the dark class.
-  double limbPieceMinShare = 0.25;
   /// Metal candidates: above this share of the range between the background
   /// and the brightest pixels. Implants are the most attenuating objects on
   /// a limb radiograph; thick bone reaches this level only in places.
