@@ -95,12 +95,13 @@ public:
     nailScrewOffset_ = std::min(35.0, halfLength - 6.0);
     pinFar_ = std::min(42.0, halfLength - 6.0);
     pinNear_ = std::max(collarHalfLength_ + 5.0, pinFar_ - 16.0);
-    // The rod stays 16 mm inside the volume's sides (the limb's pose moves
-    // it a few mm per visit).
+    // The anteromedial skin lies about 2.75 radii from the axis (the soft
+    // tissue envelope in evaluate). The rod stays 16 mm inside the volume's
+    // sides (the limb's pose moves it a few mm per visit).
     const double halfX = 0.5 * spec.voxels[0] * spec.spacingMm[0] - 16.0;
     const double halfY = 0.5 * spec.voxels[1] * spec.spacingMm[1] - 16.0;
-    rodDistance_ = std::min(
-        {4.0 * r0_ + 20.0, halfX / std::sin(kFixatorAngle), halfY / std::cos(kFixatorAngle)});
+    rodDistance_ =
+        std::min({2.75 * r0_ + 20.0, halfX / std::cos(kRodTheta), halfY / std::sin(kRodTheta)});
     maxCollar_ = 0;
     for (const CortexState& s : visit_.cortices) {
       maxCollar_ = std::max(maxCollar_, s.callusThicknessMm);
@@ -279,23 +280,25 @@ private:
   }
 
   /// A uniplanar anteromedial frame (the tibia's safe corridor): two 5 mm
-  /// pins through both cortices of each fragment, clear of the callus,
-  /// clamped to one 11 mm rod in front of the limb, 30 degrees medial of
-  /// straight ahead (medial is +x, away from the fibula). The rod stands up
-  /// to 2 cm off the skin, as far as the volume allows (on the small
-  /// preset it touches the skin). Beside the limb the rod projects grey, not
-  /// saturated: the film's window is set for the limb's thickness.
+  /// pins through both cortices of each fragment, clamped to one 11 mm rod
+  /// in front of the limb, 30 degrees medial of straight ahead (limb frame:
+  /// +x medial, away from the fibula; +y anterior). The near pins stand 5 mm
+  /// past the callus collar's end along the shaft (an oblique fracture's
+  /// collar, measured from its plane, can reach them). The rod stands 2 cm
+  /// off the skin, or less where the volume ends (1 cm on the small
+  /// preset). Beside the limb the rod projects grey, not saturated: the
+  /// film's window is set for the limb's thickness.
   [[nodiscard]] bool inExternalFixator(const Vec3& q) const {
     const double z = q.z - centre_.z;
-    const double dx = std::sin(kFixatorAngle);
-    const double dy = -std::cos(kFixatorAngle);
+    const double dx = std::cos(kRodTheta);
+    const double dy = std::sin(kRodTheta);
     const double along = q.x * dx + q.y * dy; // from the bone's axis toward the rod
     const double across = q.x * dy - q.y * dx;
     if (std::hypot(across, along - rodDistance_) < 5.5) {
       return true;
     }
     // The pins' tips stand 3 mm past the far cortex.
-    const double tip = -(outerRadius(kFixatorAngle + M_PI / 2) + 3.0);
+    const double tip = -(outerRadius(kRodTheta + M_PI) + 3.0);
     for (double offset : {-pinFar_, -pinNear_, pinNear_, pinFar_}) {
       const double dz = z - offset;
       if (std::hypot(across, dz) < 2.5 && along > tip && along < rodDistance_) {
@@ -314,7 +317,9 @@ private:
   Vec3 centre_, normal_;
   double r0_ = 11, t0_ = 4.5, gapHalf_ = 1.25, collarHalfLength_ = 16;
   double nailRadius_ = 4.5, nailScrewOffset_ = 35, maxCollar_ = 0, boneReach_ = 30;
-  static constexpr double kFixatorAngle = 30 * kDeg;
+  /// The rod's direction from the bone's axis: 30 degrees medial of
+  /// anterior (+y), measured from medial (+x).
+  static constexpr double kRodTheta = 60 * kDeg;
   double pinNear_ = 20, pinFar_ = 36, rodDistance_ = 60;
 };
 
