@@ -886,8 +886,9 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
     // what stands beside it into one broad shape (an external fixator's
     // pins, bone in the limb, with the clamps and rod outside it: a
     // ladder). Opened by a disc of half the component's thickest inscribed
-    // radius, the pins let go of the bone. Without a border of
-    // background the distance transform would take the component to run on past the box.
+    // radius, the pins let go of the bone. Without a border of background
+    // the distance transform would take the component to run on past the
+    // box.
     cv::Mat padded;
     cv::copyMakeBorder(component, padded, 1, 1, 1, 1, cv::BORDER_CONSTANT, 0);
     cv::Mat inside;
