@@ -123,15 +123,16 @@ void report(const Tally& t) {
   }
 }
 
+constexpr Scenario kScenarios[] = {Scenario::NormalHealing, Scenario::DelayedUnion,
+                                   Scenario::AtrophicNonunion, Scenario::HypertrophicNonunion,
+                                   Scenario::PartialBridging};
+
 } // namespace
 
 TEST(CtAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndSides) {
   Tally tally;
-  const Scenario scenarios[] = {Scenario::NormalHealing, Scenario::DelayedUnion,
-                                Scenario::AtrophicNonunion, Scenario::HypertrophicNonunion,
-                                Scenario::PartialBridging};
   std::uint64_t seed = 100;
-  for (const Scenario scenario : scenarios) {
+  for (const Scenario scenario : kScenarios) {
     for (const Implant implant : {Implant::None, Implant::Nail, Implant::Plate}) {
       evaluate(makePatientSpec(seed++, scenario, implant, SizePreset::Small), tally, true);
     }
@@ -151,13 +152,11 @@ TEST(CtAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndSides) {
 TEST(CtAnalysis, AgreesWithPhantomTruthAtClinicalResolution) {
   // 0.55-0.7 mm in plane, 0.8-1.25 mm slices: one patient per scenario.
   Tally tally;
-  const Scenario scenarios[] = {Scenario::NormalHealing, Scenario::DelayedUnion,
-                                Scenario::AtrophicNonunion, Scenario::HypertrophicNonunion,
-                                Scenario::PartialBridging};
   const Implant implants[] = {Implant::Plate, Implant::None, Implant::Nail, Implant::None,
                               Implant::Plate};
   for (std::size_t i = 0; i < 5; ++i) {
-    evaluate(makePatientSpec(200 + i, scenarios[i], implants[i], SizePreset::Default), tally, true);
+    evaluate(makePatientSpec(200 + i, kScenarios[i], implants[i], SizePreset::Default), tally,
+             true);
   }
   report(tally);
   const int assessed = tally.cortices - tally.notAssessable;
@@ -177,11 +176,8 @@ TEST(CtAnalysis, AgreesWithPhantomTruthWithAnExternalFixator) {
   // on 0.63 (0.93 without a frame), union on 0.87, and the callus volume's
   // median error is 0.27 (0.13 without a frame).
   Tally tally;
-  const Scenario scenarios[] = {Scenario::NormalHealing, Scenario::DelayedUnion,
-                                Scenario::AtrophicNonunion, Scenario::HypertrophicNonunion,
-                                Scenario::PartialBridging};
   std::uint64_t seed = 400;
-  for (const Scenario scenario : scenarios) {
+  for (const Scenario scenario : kScenarios) {
     evaluate(makePatientSpec(seed++, scenario, Implant::ExternalFixator, SizePreset::Small), tally,
              true);
   }
