@@ -797,11 +797,16 @@ struct ShaftFrame {
   }
 };
 
-/// The mask opened by a disc of the given radius, by two distance
-/// transforms (the time does not grow with the radius).
-cv::Mat openedByDisc(const cv::Mat& mask, double radius) {
+/// The mask opened by a disc of half its thickest part's inscribed radius,
+/// by two distance transforms (the time does not grow with the radius).
+/// The mask must have a border of background: without it the distance
+/// transform would take the mask to run on past the image's edge.
+cv::Mat openedAtHalfThickness(const cv::Mat& mask) {
   cv::Mat inside;
   cv::distanceTransform(mask, inside, cv::DIST_L2, cv::DIST_MASK_5);
+  double thickest = 0;
+  cv::minMaxLoc(inside, nullptr, &thickest);
+  const double radius = 0.5 * thickest;
   const cv::Mat core = inside > radius;
   cv::Mat fromCore;
   cv::distanceTransform(core == 0, fromCore, cv::DIST_L2, cv::DIST_MASK_5);
@@ -886,16 +891,10 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
     // what stands beside it into one broad shape (an external fixator's
     // pins, bone in the limb, with the clamps and rod outside it: a
     // ladder). Opened by a disc of half the component's thickest inscribed
-    // radius, the pins let go of the bone. Without a border of background
-    // the distance transform would take the component to run on past the
-    // box.
+    // radius, the pins let go of the bone.
     cv::Mat padded;
     cv::copyMakeBorder(component, padded, 1, 1, 1, 1, cv::BORDER_CONSTANT, 0);
-    cv::Mat inside;
-    cv::distanceTransform(padded, inside, cv::DIST_L2, cv::DIST_MASK_5);
-    double thickest = 0;
-    cv::minMaxLoc(inside, nullptr, &thickest);
-    const cv::Mat opened = openedByDisc(padded, 0.5 * thickest);
+    const cv::Mat opened = openedAtHalfThickness(padded);
     cv::Mat parts, partStats, partCentroids;
     const int partCount =
         cv::connectedComponentsWithStats(opened, parts, partStats, partCentroids, 8);

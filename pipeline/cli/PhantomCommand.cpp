@@ -32,7 +32,7 @@ CommandRunner addPhantomCommand(CLI::App& app) {
       ->check(CLI::IsMember(phantom::scenarioNames()))
       ->capture_default_str();
   command->add_option("--implant", options->implant, "none, nail, plate or external_fixator")
-      ->check(CLI::IsMember({"none", "nail", "plate", "external_fixator"}))
+      ->check(CLI::IsMember(phantom::implantNames()))
       ->capture_default_str();
   command->add_option("--size", options->size, "small (tests), default, large (512x512)")
       ->check(CLI::IsMember({"small", "default", "large"}))

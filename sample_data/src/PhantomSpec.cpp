@@ -157,13 +157,24 @@ std::string_view implantName(Implant implant) {
   return "unknown";
 }
 
+constexpr Implant kImplants[] = {Implant::None, Implant::Nail, Implant::Plate,
+                                 Implant::ExternalFixator};
+
 std::optional<Implant> implantFromName(std::string_view name) {
-  for (Implant implant : {Implant::None, Implant::Nail, Implant::Plate, Implant::ExternalFixator}) {
+  for (Implant implant : kImplants) {
     if (implantName(implant) == name) {
       return implant;
     }
   }
   return std::nullopt;
+}
+
+std::vector<std::string> implantNames() {
+  std::vector<std::string> names;
+  for (Implant implant : kImplants) {
+    names.emplace_back(implantName(implant));
+  }
+  return names;
 }
 
 std::optional<SizePreset> sizeFromName(std::string_view name) {

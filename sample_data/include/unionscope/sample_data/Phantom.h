@@ -35,6 +35,7 @@ std::optional<Scenario> scenarioFromName(std::string_view name);
 std::vector<std::string> scenarioNames(); ///< every accepted --scenario value
 std::string_view implantName(Implant implant);
 std::optional<Implant> implantFromName(std::string_view name);
+std::vector<std::string> implantNames(); ///< every accepted --implant value
 std::optional<SizePreset> sizeFromName(std::string_view name);
 
 /// Healing state of one cortex at one visit: a modified-RUST category and,
