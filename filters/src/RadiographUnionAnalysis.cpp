@@ -1820,7 +1820,8 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
     const bool metaphysis = i < m.firstShaftRow || i > m.lastShaftRow;
     // An implant fixing the bone spans its fracture: a plate is centred on
     // it, a nail locked beyond it at both ends. Past where it holds the bone
-    // lie the implant's own ends and the joints, whose edges show as lines.
+    // lie the implant's own ends and the joints, whose edges show as lines,
+    // but not the fracture (the default weight there is 0).
     const bool unfixed = m.fixed && !m.fixed->contains(i);
     score[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0) *
                (unfixed ? p.beyondFixationEvidenceWeight : 1.0);

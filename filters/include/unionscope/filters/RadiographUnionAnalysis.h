@@ -225,12 +225,13 @@ struct RadiographAnalysisParameters {
   /// more than fixationEndZoneWidths from the implant's ends (a plate's
   /// outermost screws, a nail's tip): the search reaches that far (keeping
   /// filmEdgeMarginWidths from the film's edge), and line evidence beyond
-  /// is weighted by beyondFixationEvidenceWeight (the implant's ends and
-  /// the joints show lines there).
+  /// is weighted by beyondFixationEvidenceWeight: by default 0, no line is
+  /// taken there (the implant's ends and the joints show lines there, the
+  /// fracture it fixes does not lie there).
   double implantSpanMinLengthWidths = 2.0;
   double implantSpanBoneReachWidths = 0.5;
   double fixationEndZoneWidths = 1.0;
-  double beyondFixationEvidenceWeight = 0.5;
+  double beyondFixationEvidenceWeight = 0.0;
   /// The fracture line is not looked for in pixels denser than the intact
   /// cortex by this share of its contrast: metal the metal mask missed
   /// (screws across thin bone: the line landed on them) and bones
