@@ -819,6 +819,12 @@ cv::Mat openedAtHalfThickness(const cv::Mat& mask) {
 struct ComponentAxis {
   ShaftFrame frame;
   double score = 0;
+  /// The implant fixing a bone of the component, if it holds one (see
+  /// addFixation): a frame along it and its pixels (cut from the image at
+  /// fixationOffset).
+  std::optional<ShaftFrame> fixationFrame;
+  cv::Mat fixationMetal;
+  cv::Point fixationOffset;
 };
 
 /// `component` is a mask cut from the image at `offset`.
@@ -857,11 +863,43 @@ std::optional<ComponentAxis> elongatedAxis(const cv::Mat& component, cv::Point o
   return axis;
 }
 
+/// The implant fixing a bone the component holds, if any: the longest metal
+/// piece inside it that runs along its axis (within 20 degrees) for two of
+/// its widths or more: a nail, a plate; not an external fixator's pins,
+/// across the shaft. `component` and `metal` are cut from the image at
+/// `offset`.
+void addFixation(const cv::Mat& component, const cv::Mat& metal, cv::Point offset,
+                 ComponentAxis& axis) {
+  cv::Mat pieces;
+  const int count = cv::connectedComponents(component & metal, pieces, 8);
+  double longest = 2 * axis.frame.uHalf;
+  for (int k = 1; k < count; ++k) {
+    const cv::Mat piece = pieces == k;
+    const Bar bar = barOf(piece);
+    const cv::Point2d along(std::cos(bar.angle), std::sin(bar.angle));
+    if (bar.length < longest || bar.elongation() < 3 ||
+        std::abs(along.dot(axis.frame.along)) < std::cos(20.0 * M_PI / 180.0)) {
+      continue;
+    }
+    longest = bar.length;
+    ShaftFrame f = axis.frame;
+    f.centre = bar.centre + cv::Point2d(offset);
+    f.along = along.dot(axis.frame.along) < 0 ? -along : along;
+    f.across = {f.along.y, -f.along.x};
+    if (f.across.x < 0) {
+      f.across = -f.across;
+    }
+    axis.fixationFrame = f;
+    axis.fixationMetal = piece;
+    axis.fixationOffset = offset;
+  }
+}
+
 /// The long bone's initial frame: the principal axis of the bone mask's
 /// best elongated component (see elongatedAxis), the mask closed first (the
 /// cortices on both sides of a nail, or of a dark canal, are one bone, not
 /// three strips).
-std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
+std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat& metal) {
   const int size =
       std::max(3, static_cast<int>(std::lround(0.03 * std::max(boneMask.rows, boneMask.cols))));
   cv::Mat bone;
@@ -871,9 +909,12 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
   const int count = cv::connectedComponentsWithStats(bone, labels, stats, centroids, 8);
   const double minArea = 0.002 * static_cast<double>(bone.total());
   std::optional<ComponentAxis> best;
-  const auto consider = [&](const std::optional<ComponentAxis>& axis) {
+  const auto consider = [&](std::optional<ComponentAxis> axis, const cv::Mat& component,
+                            cv::Point offset) {
     if (axis && (!best || axis->score > best->score)) {
-      best = axis;
+      const cv::Rect box(offset, component.size());
+      addFixation(component, metal(box), offset, *axis);
+      best = std::move(axis);
     }
   };
   for (int l = 1; l < count; ++l) {
@@ -884,7 +925,7 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
                        stats.at<int>(l, cv::CC_STAT_WIDTH), stats.at<int>(l, cv::CC_STAT_HEIGHT));
     const cv::Mat component = labels(box) == l;
     if (const std::optional<ComponentAxis> axis = elongatedAxis(component, box.tl())) {
-      consider(axis);
+      consider(axis, component, box.tl());
       continue;
     }
     // Not elongated: metal narrower than the bone may have joined it to
@@ -901,14 +942,11 @@ std::optional<ShaftFrame> initialFrame(const cv::Mat& boneMask) {
     for (int q = 1; q < partCount; ++q) {
       if (partStats.at<int>(q, cv::CC_STAT_AREA) >= minArea) {
         const cv::Mat part = (parts == q)(cv::Rect(1, 1, box.width, box.height));
-        consider(elongatedAxis(part, box.tl()));
+        consider(elongatedAxis(part, box.tl()), part, box.tl());
       }
     }
   }
-  if (!best) {
-    return std::nullopt;
-  }
-  return best->frame;
+  return best;
 }
 
 /// Image resampled in the shaft frame: row i at s = sMin + i, column j at
@@ -1117,12 +1155,58 @@ std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
   return frame;
 }
 
+/// The share of `implant`'s pixels (cut from the image at `offset`) over
+/// the bone a refined `frame` finds or within half its width of the bone's
+/// edges (a refined frame is twice the bone's width either side).
+double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offset) {
+  int total = 0, held = 0;
+  for (int y = 0; y < implant.rows; ++y) {
+    const std::uint8_t* row = implant.ptr<std::uint8_t>(y);
+    for (int x = 0; x < implant.cols; ++x) {
+      if (row[x] == 0) {
+        continue;
+      }
+      ++total;
+      const cv::Point2d d = cv::Point2d(x + offset.x, y + offset.y) - frame.centre;
+      const double s = d.dot(frame.along);
+      held +=
+          s >= frame.sMin && s <= frame.sMax && std::abs(d.dot(frame.across)) <= 0.5 * frame.uHalf
+              ? 1
+              : 0;
+    }
+  }
+  return total > 0 ? static_cast<double>(held) / total : 0.0;
+}
+
 /// The shaft's frame on a bone mask: the largest elongated component's
-/// axis, refined by the midpoints of its cross-sections.
+/// axis, refined by the midpoints of its cross-sections. On a film with an
+/// implant fixing a bone, that bone is the one of interest: when the
+/// shaft found does not hold the implant (a plated forearm bone beside the
+/// other), the frame refined from the implant's axis is taken if it does.
 std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
                                      const cv::Mat& metal) {
-  const std::optional<ShaftFrame> frame = initialFrame(bone);
-  return frame ? refineFrame(image, bone, metal, *frame) : std::nullopt;
+  const std::optional<ComponentAxis> initial = initialFrame(bone, metal);
+  if (!initial) {
+    return std::nullopt;
+  }
+  std::optional<ShaftFrame> frame = refineFrame(image, bone, metal, initial->frame);
+  if (!initial->fixationFrame) {
+    return frame;
+  }
+  const cv::Point offset = initial->fixationOffset;
+  const double held = frame ? heldShare(*frame, initial->fixationMetal, offset) : 0.0;
+  if (held >= 0.5) {
+    return frame;
+  }
+  const std::optional<ShaftFrame> onImplant =
+      refineFrame(image, bone, metal, *initial->fixationFrame);
+  if (onImplant) {
+    const double heldThere = heldShare(*onImplant, initial->fixationMetal, offset);
+    if (heldThere >= 0.5 && heldThere > held) {
+      return onImplant;
+    }
+  }
+  return frame;
 }
 
 /// The bone mask with its splits bridged: closed by a disc of
