@@ -12,9 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <thread>
+#include <vector>
 
 using namespace unionscope;
 using namespace unionscope::phantom;
@@ -345,4 +348,47 @@ TEST_F(LongitudinalAnalysis, AVisitWhoseRegistrationFailsSaysWhyAndKeepsItsScore
     EXPECT_EQ(tp["union"], report_["timepoints"][v]["union"]);
   }
   EXPECT_EQ(failingReport_["trajectories"], report_["trajectories"]);
+}
+
+// A batch analyses patients in parallel, so two follow-ups can write their
+// transforms at the same moment. ITK registers its transform types on the
+// first writer it constructs, without a lock: this once crashed a batch.
+TEST(RigidRegistrationFile, ManyThreadsWriteTransformsAtOnceAndEachReadsBack) {
+  unionscope::test::TempDir dir;
+  constexpr int kThreads = 12;
+  std::atomic<int> waiting{kThreads};
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RigidRegistrationResult result;
+      result.centre = {double(t), 2.0, 3.0};
+      result.eulerParameters = {0.01 * t, 0.0, 0.0, 1.0, 2.0, double(t)};
+      // All start together, so the first writers really do overlap.
+      waiting.fetch_sub(1);
+      while (waiting.load() > 0) {
+        std::this_thread::yield();
+      }
+      try {
+        writeItkTransformFile(result, dir.path() / ("t" + std::to_string(t) + ".tfm"));
+      } catch (const std::exception& error) {
+        errors[static_cast<std::size_t>(t)] = error.what();
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(errors[static_cast<std::size_t>(t)], "") << t;
+    auto reader = itk::TransformFileReaderTemplate<double>::New();
+    reader->SetFileName((dir.path() / ("t" + std::to_string(t) + ".tfm")).string());
+    reader->Update();
+    ASSERT_EQ(reader->GetTransformList()->size(), 1U);
+    const auto* euler = dynamic_cast<const itk::Euler3DTransform<double>*>(
+        reader->GetTransformList()->front().GetPointer());
+    ASSERT_NE(euler, nullptr);
+    EXPECT_NEAR(euler->GetParameters()[5], double(t), 1e-12) << t;
+    EXPECT_NEAR(euler->GetCenter()[0], double(t), 1e-12) << t;
+  }
 }

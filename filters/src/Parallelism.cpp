@@ -1,6 +1,7 @@
 #include "unionscope/filters/Parallelism.h"
 
 #include <itkMultiThreaderBase.h>
+#include <itkTransformFactoryBase.h>
 #include <oneapi/tbb/global_control.h>
 #include <opencv2/core/utility.hpp>
 
@@ -38,6 +39,11 @@ ThreadingScope::~ThreadingScope() {
 int allowedParallelism() {
   return static_cast<int>(oneapi::tbb::global_control::active_value(
       oneapi::tbb::global_control::max_allowed_parallelism));
+}
+
+void prepareToolkitsForConcurrentAnalyses() {
+  // Registering the transform factory initializes ITK's factory list too.
+  itk::TransformFactoryBase::RegisterDefaultTransforms();
 }
 
 } // namespace unionscope

@@ -9,6 +9,7 @@
 #include <itkImageRegistrationMethodv4.h>
 #include <itkMeanSquaresImageToImageMetricv4.h>
 #include <itkRegularStepGradientDescentOptimizerv4.h>
+#include <itkTransformFactoryBase.h>
 #include <itkTransformFileWriter.h>
 #include <itkTxtTransformIOFactory.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -546,9 +547,18 @@ RigidRegistrationResult registerFollowUpRigidly(const CtImage& reference, const 
 void writeItkTransformFile(const RigidRegistrationResult& result,
                            const std::filesystem::path& path) {
   // Without ITK's CMake use-file the transform IO factories are not
-  // registered automatically.
+  // registered automatically. ITK registers its transform types the first
+  // time a transform writer is constructed, through an unguarded flag: two
+  // patients of a batch writing at once corrupted the factory and crashed.
+  // So registration happens once, here, and writers are made and run one at
+  // a time (a transform file is a few hundred bytes).
   static std::once_flag registered;
-  std::call_once(registered, [] { itk::TxtTransformIOFactory::RegisterOneFactory(); });
+  std::call_once(registered, [] {
+    itk::TxtTransformIOFactory::RegisterOneFactory();
+    itk::TransformFactoryBase::RegisterDefaultTransforms();
+  });
+  static std::mutex writing;
+  const std::lock_guard<std::mutex> oneWriterAtATime(writing);
   auto transform = Transform::New();
   Transform::CenterType centre;
   for (int a = 0; a < 3; ++a) {

@@ -1,5 +1,6 @@
 #include "unionscope/pipeline/Batch.h"
 
+#include "unionscope/filters/Parallelism.h"
 #include "unionscope/pipeline/Audit.h"
 #include "unionscope/pipeline/Cohort.h"
 #include "unionscope/pipeline/Errors.h"
@@ -43,6 +44,7 @@ BatchOutcome runBatch(const BatchOptions& options) {
   std::vector<std::string> failure(scan.patients.size());
   const int jobs =
       options.jobs > 0 ? options.jobs : oneapi::tbb::this_task_arena::max_concurrency();
+  prepareToolkitsForConcurrentAnalyses();
   oneapi::tbb::task_arena arena(jobs);
   arena.execute([&] {
     oneapi::tbb::parallel_for(std::size_t{0}, scan.patients.size(), [&](std::size_t i) {

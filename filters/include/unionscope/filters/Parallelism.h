@@ -30,4 +30,11 @@ private:
 /// The parallelism TBB currently allows (respects an active ThreadingScope).
 int allowedParallelism();
 
+/// Fills ITK's lazily built global registries (its object factories and the
+/// transform types a transform file may name) on the calling thread. ITK
+/// builds them on first use without a lock; call this before running whole
+/// analyses concurrently (a batch's patients), so that no two first uses
+/// race.
+void prepareToolkitsForConcurrentAnalyses();
+
 } // namespace unionscope
