@@ -884,7 +884,7 @@ void addFixation(const cv::Mat& component, const cv::Mat& metal, cv::Point offse
     longest = bar.length;
     ShaftFrame f = axis.frame;
     f.centre = bar.centre + cv::Point2d(offset);
-    f.along = along.dot(axis.frame.along) < 0 ? -along : along;
+    f.along = along; // y >= 0 (barOf's angle is in [0, pi)), as in every frame
     f.across = {f.along.y, -f.along.x};
     if (f.across.x < 0) {
       f.across = -f.across;
@@ -1821,7 +1821,15 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   const std::vector<double> rightEdge =
       spanWindow > 0 ? medianFiltered(m.edges.right, spanWindow) : m.edges.right;
   const cv::Mat valley = valleyResponse(st, m, hiddenZone, leftEdge, rightEdge);
-  std::vector<double> score(static_cast<std::size_t>(n), 0.0), slopeAt(score.size(), 0.0);
+  // Per row: the line evidence, and the score it is taken by (the evidence
+  // weighted beyond where an implant holds the bone).
+  std::vector<double> evidence(static_cast<std::size_t>(n), 0.0), score(evidence.size(), 0.0),
+      slopeAt(evidence.size(), 0.0);
+  // An implant fixing the bone spans its fracture: a plate is centred on
+  // it, a nail locked beyond it at both ends. Past where it holds the bone
+  // lie the implant's own ends and the joints, whose edges show as lines,
+  // but not the fracture (the default weight there is 0).
+  const auto unfixed = [&m](int i) { return m.fixed && !m.fixed->contains(i); };
   const std::array<double, 13> slopes{-1.2, -1.0, -0.8, -0.6, -0.4, -0.2, 0.0,
                                       0.2,  0.4,  0.6,  0.8,  1.0,  1.2};
   for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
@@ -1902,31 +1910,34 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
     // Metaphyseal rows count less: trabecular texture shows faint lines too,
     // so a shaft line wins a close call.
     const bool metaphysis = i < m.firstShaftRow || i > m.lastShaftRow;
-    // An implant fixing the bone spans its fracture: a plate is centred on
-    // it, a nail locked beyond it at both ends. Past where it holds the bone
-    // lie the implant's own ends and the joints, whose edges show as lines,
-    // but not the fracture (the default weight there is 0).
-    const bool unfixed = m.fixed && !m.fixed->contains(i);
-    score[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0) *
-               (unfixed ? p.beyondFixationEvidenceWeight : 1.0);
+    evidence[k] = (best + 0.25 * bulge + unusual) * (metaphysis ? p.metaphysisEvidenceWeight : 1.0);
+    score[k] = evidence[k] * (unfixed(i) ? p.beyondFixationEvidenceWeight : 1.0);
   }
-  // Smooth a little along the shaft and take the peak.
-  std::vector<double> smooth(score.size(), 0.0);
-  const int h = 2;
-  for (int i = 0; i < n; ++i) {
-    double sum = 0;
-    int count = 0;
-    for (int d = -h; d <= h; ++d) {
-      if (i + d >= 0 && i + d < n) {
-        sum += score[static_cast<std::size_t>(i + d)];
-        ++count;
+  // Smooth a little along the shaft and take the peak, among the rows that
+  // can hold it.
+  const auto smoothed = [n](const std::vector<double>& v) {
+    std::vector<double> out(v.size(), 0.0);
+    const int h = 2;
+    for (int i = 0; i < n; ++i) {
+      double sum = 0;
+      int count = 0;
+      for (int d = -h; d <= h; ++d) {
+        if (i + d >= 0 && i + d < n) {
+          sum += v[static_cast<std::size_t>(i + d)];
+          ++count;
+        }
       }
+      out[static_cast<std::size_t>(i)] = sum / count;
     }
-    smooth[static_cast<std::size_t>(i)] = sum / count;
-  }
+    return out;
+  };
+  const std::vector<double> smooth = smoothed(score);
   FractureCandidate best;
   int bestRow = -1;
   for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
+    if (unfixed(i) && p.beyondFixationEvidenceWeight <= 0) {
+      continue;
+    }
     if (bestRow < 0 || smooth[static_cast<std::size_t>(i)] > best.score) {
       best.score = smooth[static_cast<std::size_t>(i)];
       bestRow = i;
@@ -1940,11 +1951,13 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   best.left = leftEdge[static_cast<std::size_t>(bestRow)];
   best.right = rightEdge[static_cast<std::size_t>(bestRow)];
   // Confidence: how far the peak stands above the strongest response away
-  // from it (a second fracture or a nutrient canal).
+  // from it (a second fracture or a nutrient canal), beyond the implant's
+  // hold too: a joint line there is as line-like, though not the fracture.
+  const std::vector<double> smoothEvidence = smoothed(evidence);
   double second = 0;
   for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
     if (std::abs(i - bestRow) > m.width) {
-      second = std::max(second, smooth[static_cast<std::size_t>(i)]);
+      second = std::max(second, smoothEvidence[static_cast<std::size_t>(i)]);
     }
   }
   best.confidence = best.score > 0 ? std::clamp(1.0 - second / best.score, 0.0, 1.0) : 0.0;
