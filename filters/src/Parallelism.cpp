@@ -1,11 +1,16 @@
 #include "unionscope/filters/Parallelism.h"
 
+#include "unionscope/filters/RigidRegistration.h"
+
+#include <itkMersenneTwisterRandomVariateGenerator.h>
 #include <itkMultiThreaderBase.h>
-#include <itkTransformFactoryBase.h>
+#include <itkOutputWindow.h>
+#include <itkThreadPool.h>
 #include <oneapi/tbb/global_control.h>
 #include <opencv2/core/utility.hpp>
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
 
 namespace unionscope {
@@ -42,8 +47,16 @@ int allowedParallelism() {
 }
 
 void prepareToolkitsForConcurrentAnalyses() {
-  // Registering the transform factory initializes ITK's factory list too.
-  itk::TransformFactoryBase::RegisterDefaultTransforms();
+  static std::once_flag prepared;
+  std::call_once(prepared, [] {
+    // Also initializes ITK's factory list, which every New() then reads.
+    registerTransformFileSupport();
+    // Singletons ITK would otherwise create on first use inside a worker,
+    // registering them in its unguarded singleton index.
+    itk::ThreadPool::GetInstance();
+    itk::OutputWindow::GetInstance();
+    itk::Statistics::MersenneTwisterRandomVariateGenerator::GetInstance();
+  });
 }
 
 } // namespace unionscope

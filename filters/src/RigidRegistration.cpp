@@ -544,19 +544,22 @@ RigidRegistrationResult registerFollowUpRigidly(const CtImage& reference, const 
   return result;
 }
 
-void writeItkTransformFile(const RigidRegistrationResult& result,
-                           const std::filesystem::path& path) {
+void registerTransformFileSupport() {
   // Without ITK's CMake use-file the transform IO factories are not
-  // registered automatically. ITK registers its transform types the first
-  // time a transform writer is constructed, through an unguarded flag: two
-  // patients of a batch writing at once corrupted the factory and crashed.
-  // So registration happens once, here, and writers are made and run one at
-  // a time (a transform file is a few hundred bytes).
+  // registered automatically.
   static std::once_flag registered;
   std::call_once(registered, [] {
     itk::TxtTransformIOFactory::RegisterOneFactory();
     itk::TransformFactoryBase::RegisterDefaultTransforms();
   });
+}
+
+void writeItkTransformFile(const RigidRegistrationResult& result,
+                           const std::filesystem::path& path) {
+  // Two patients of a batch writing their first transforms at once once
+  // corrupted ITK's factory (see registerTransformFileSupport). Writers are
+  // also made and run one at a time: a transform file is a few hundred bytes.
+  registerTransformFileSupport();
   static std::mutex writing;
   const std::lock_guard<std::mutex> oneWriterAtATime(writing);
   auto transform = Transform::New();

@@ -5,6 +5,7 @@
 #include "unionscope/pipeline/Cohort.h"
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/OutputFiles.h"
+#include "unionscope/pipeline/dicom/DicomLibrary.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +45,10 @@ BatchOutcome runBatch(const BatchOptions& options) {
   std::vector<std::string> failure(scan.patients.size());
   const int jobs =
       options.jobs > 0 ? options.jobs : oneapi::tbb::this_task_arena::max_concurrency();
+  // ITK and DCMTK fill some globals lazily, without locks: filled here,
+  // before patients run side by side.
   prepareToolkitsForConcurrentAnalyses();
+  dicom::prepareDicomToolkitForConcurrentUse();
   oneapi::tbb::task_arena arena(jobs);
   arena.execute([&] {
     oneapi::tbb::parallel_for(std::size_t{0}, scan.patients.size(), [&](std::size_t i) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 
 namespace unionscope {
@@ -60,7 +61,13 @@ void writeNrrd(const Image& image, const typename Image::RegionType& region, con
   fs::create_directories(file.parent_path());
   const fs::path temporary = file.string() + ".tmp.nrrd";
   writer->SetFileName(temporary.string());
+  // NrrdIO keeps its error messages in one unguarded global buffer: when
+  // writes fail together (a full disk fails every patient of a batch at
+  // once) their messages would mix or free each other's. One write at a
+  // time.
+  static std::mutex writing;
   try {
+    const std::lock_guard<std::mutex> oneWriteAtATime(writing);
     writer->Update();
     fs::rename(temporary, file);
   } catch (const std::exception& error) {

@@ -3,6 +3,7 @@
 #include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/Version.h"
 #include "unionscope/pipeline/dicom/DicomExport.h"
+#include "unionscope/pipeline/dicom/DicomLibrary.h"
 #include "unionscope/pipeline/dicom/ExportCodes.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -216,6 +217,7 @@ void copyStudyAttributes(DcmItem& from, DcmItem& to) {
 } // namespace
 
 void writeMeasurementReport(const MeasurementReportRequest& request, const fs::path& file) {
+  prepareDicomToolkitForConcurrentUse(); // a batch writes several reports at once
   const ExportChecker check(file, "measurement report");
   std::unique_ptr<DcmFileFormat> basedOn;
   if (request.sourceImages.empty()) {

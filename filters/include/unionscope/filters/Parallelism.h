@@ -2,10 +2,9 @@
 // One place decides how many threads UnionScope uses.
 //
 // TBB is the hot path. ITK's and OpenCV's own thread pools are capped at the
-// same count so that nothing oversubscribes the machine, and code that calls an
-// ITK filter from inside a TBB task sets that filter to one thread (see
-// runsInsideTbbTask()). Results never depend on the count: kernels reduce in a
-// fixed order.
+// same count, and the ITK registration that runs inside TBB tasks sets its
+// metric and optimizer to one work unit. Results never depend on the count:
+// kernels reduce in a fixed order.
 
 #include <memory>
 
@@ -30,11 +29,11 @@ private:
 /// The parallelism TBB currently allows (respects an active ThreadingScope).
 int allowedParallelism();
 
-/// Fills ITK's lazily built global registries (its object factories and the
-/// transform types a transform file may name) on the calling thread. ITK
-/// builds them on first use without a lock; call this before running whole
-/// analyses concurrently (a batch's patients), so that no two first uses
-/// race.
+/// Fills ITK's lazily built globals (its object factories, the transform
+/// types a transform file may name, its thread pool, output window and
+/// random generator) on the calling thread. ITK builds them on first use
+/// without a lock; call this before running whole analyses concurrently (a
+/// batch's patients), so that no two first uses race. Runs once.
 void prepareToolkitsForConcurrentAnalyses();
 
 } // namespace unionscope

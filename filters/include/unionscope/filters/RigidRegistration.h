@@ -123,6 +123,11 @@ registerFollowUpRigidly(const CtImage& reference, const CtImage& followUp,
                         const std::optional<FracturePlane>& referenceFracture,
                         const RigidRegistrationParameters& parameters = {});
 
+/// Registers ITK's text transform IO and its transform types, once per
+/// process; safe from any thread. ITK would otherwise register the types on
+/// the first transform writer it constructs, without a lock.
+void registerTransformFileSupport();
+
 /// Writes the result as an ITK transform file (Euler3DTransform_double_3_3,
 /// ITK's text format: `path` ends in .tfm or .txt; readable by
 /// itk::TransformFileReader and 3D Slicer). ITK's fixed-to-moving convention:
