@@ -1165,7 +1165,7 @@ TEST_F(FracAtlasFilm, NoLineIsTakenBeyondWhereTheImplantHoldsTheBone) {
   // an AP distal tibia with a plate and a nail: the plate's upper end beat
   // the fracture in its middle. A fracture an implant fixes lies where the
   // implant holds the bone, not beyond.
-  for (const std::string name : {"IMG0000466", "IMG0003338"}) {
+  for (const char* name : {"IMG0000466", "IMG0003338"}) {
     const AtlasFilmResult film = analyzeAtlasFilm(name);
     ASSERT_TRUE(film.result.metalPresent) << name;
     ASSERT_TRUE(film.result.fractureFound)

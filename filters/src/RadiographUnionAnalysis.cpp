@@ -864,9 +864,11 @@ std::optional<ComponentAxis> elongatedAxis(const cv::Mat& component, cv::Point o
 }
 
 /// The implant fixing a bone the component holds, if any: the longest metal
-/// piece inside it that runs along its axis (within 20 degrees) for two of
-/// its widths or more: a nail, a plate; not an external fixator's pins,
-/// across the shaft. `component` and `metal` are cut from the image at
+/// piece inside it that is a bar (elongation 3 or more) running along its
+/// axis (within 20 degrees) for two of the component's mean widths or more
+/// (elongatedAxis leaves the full mean width in uHalf until the edges are
+/// traced): a nail, a plate; not an external fixator's pins, across the
+/// shaft, nor a screw. `component` and `metal` are cut from the image at
 /// `offset`.
 void addFixation(const cv::Mat& component, const cv::Mat& metal, cv::Point offset,
                  ComponentAxis& axis) {
@@ -898,7 +900,9 @@ void addFixation(const cv::Mat& component, const cv::Mat& metal, cv::Point offse
 /// The long bone's initial frame: the principal axis of the bone mask's
 /// best elongated component (see elongatedAxis), the mask closed first (the
 /// cortices on both sides of a nail, or of a dark canal, are one bone, not
-/// three strips).
+/// three strips). With it, the implant that component holds along its axis
+/// (`metal`, the whole image's metal mask; see addFixation): the bone it
+/// fixes is the one to trace when the component holds two bones.
 std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat& metal) {
   const int size =
       std::max(3, static_cast<int>(std::lround(0.03 * std::max(boneMask.rows, boneMask.cols))));
