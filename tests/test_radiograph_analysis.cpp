@@ -1130,6 +1130,18 @@ protected:
   }
 };
 
+/// A film with an implant: the implant is found, a line is reported, and
+/// it meets the annotated box.
+AtlasFilmResult expectImplantFilmLineInBox(const std::string& name) {
+  SCOPED_TRACE(name);
+  const AtlasFilmResult film = analyzeAtlasFilm(name);
+  EXPECT_TRUE(film.result.metalPresent);
+  EXPECT_TRUE(film.result.fractureFound)
+      << (film.result.notes.empty() ? "" : film.result.notes.back());
+  EXPECT_TRUE(film.hit);
+  return film;
+}
+
 } // namespace
 
 TEST_F(FracAtlasFilm, TheLineIsLookedForWhereTheNailHoldsTheBone) {
@@ -1138,11 +1150,7 @@ TEST_F(FracAtlasFilm, TheLineIsLookedForWhereTheNailHoldsTheBone) {
   // width finds it stops above the fracture, and no line was found at all.
   // An implant fixing the bone spans its fracture: the search reaches as
   // far as the implant holds the bone.
-  const AtlasFilmResult film = analyzeAtlasFilm("IMG0004150");
-  ASSERT_TRUE(film.result.metalPresent);
-  ASSERT_TRUE(film.result.fractureFound)
-      << (film.result.notes.empty() ? "" : film.result.notes.back());
-  EXPECT_TRUE(film.hit);
+  expectImplantFilmLineInBox("IMG0004150");
 }
 
 TEST_F(FracAtlasFilm, AFaintLineWhereTheNailHoldsTheBoneIsTheFracture) {
@@ -1151,12 +1159,8 @@ TEST_F(FracAtlasFilm, AFaintLineWhereTheNailHoldsTheBoneIsTheFracture) {
   // but under the minimum a line needs elsewhere on the shaft
   // (fractureMinEvidence), and no line was reported. The fracture a nail
   // fixes is known to lie along it: less evidence finds it there.
-  const AtlasFilmResult film = analyzeAtlasFilm("IMG0002791");
-  ASSERT_TRUE(film.result.metalPresent);
-  ASSERT_TRUE(film.result.fractureFound)
-      << (film.result.notes.empty() ? "" : film.result.notes.back());
+  const AtlasFilmResult film = expectImplantFilmLineInBox("IMG0002791");
   EXPECT_LT(film.result.fractureEvidence, RadiographAnalysisParameters{}.fractureMinEvidence);
-  EXPECT_TRUE(film.hit);
 }
 
 TEST_F(FracAtlasFilm, NoLineIsTakenBeyondWhereTheImplantHoldsTheBone) {
@@ -1166,11 +1170,7 @@ TEST_F(FracAtlasFilm, NoLineIsTakenBeyondWhereTheImplantHoldsTheBone) {
   // the fracture in its middle. A fracture an implant fixes lies where the
   // implant holds the bone, not beyond.
   for (const char* name : {"IMG0000466", "IMG0003338"}) {
-    const AtlasFilmResult film = analyzeAtlasFilm(name);
-    ASSERT_TRUE(film.result.metalPresent) << name;
-    ASSERT_TRUE(film.result.fractureFound)
-        << name << ": " << (film.result.notes.empty() ? "" : film.result.notes.back());
-    EXPECT_TRUE(film.hit) << name;
+    expectImplantFilmLineInBox(name);
   }
 }
 
@@ -1179,11 +1179,7 @@ TEST_F(FracAtlasFilm, TheBoneAPlateFixesIsTheBoneOfInterest) {
   // and the plate make one component, and its axis was refined onto the
   // bone beside the plate (the line was found at the wrist). The bone an
   // implant fixes is the one of interest.
-  const AtlasFilmResult film = analyzeAtlasFilm("IMG0001971");
-  ASSERT_TRUE(film.result.metalPresent);
-  ASSERT_TRUE(film.result.fractureFound)
-      << (film.result.notes.empty() ? "" : film.result.notes.back());
-  EXPECT_TRUE(film.hit);
+  expectImplantFilmLineInBox("IMG0001971");
 }
 
 TEST(RadiographAnalysis, AFaintObliqueLineAlongANailIsFound) {
