@@ -795,6 +795,19 @@ struct ShaftFrame {
   [[nodiscard]] cv::Point2d point(double s, double u) const {
     return centre + along * s + across * u;
   }
+  /// Sets the axis from a unit direction, pointed down the image (y >= 0)
+  /// and `across` toward +x, so that the same bone always gives the same
+  /// frame whatever direction it was found in.
+  void setAlong(cv::Point2d direction) {
+    if (direction.y < 0 || (direction.y == 0 && direction.x < 0)) {
+      direction = -direction;
+    }
+    along = direction;
+    across = {along.y, -along.x};
+    if (across.x < 0) {
+      across = -across;
+    }
+  }
 };
 
 /// The mask opened by a disc of half its thickest part's inscribed radius,
@@ -844,18 +857,10 @@ std::optional<ComponentAxis> elongatedAxis(const cv::Mat& component, cv::Point o
     return std::nullopt;
   }
   const double angle = 0.5 * std::atan2(2 * b, a - c);
-  cv::Point2d along(std::cos(angle), std::sin(angle));
-  if (along.y < 0 || (along.y == 0 && along.x < 0)) {
-    along = -along;
-  }
   ComponentAxis axis;
   ShaftFrame& frame = axis.frame;
   frame.centre = {offset.x + m.m10 / m.m00, offset.y + m.m01 / m.m00};
-  frame.along = along;
-  frame.across = {along.y, -along.x};
-  if (frame.across.x < 0) {
-    frame.across = -frame.across;
-  }
+  frame.setAlong({std::cos(angle), std::sin(angle)});
   frame.sMin = -length / 2;
   frame.sMax = length / 2;
   frame.uHalf = width;
@@ -864,33 +869,30 @@ std::optional<ComponentAxis> elongatedAxis(const cv::Mat& component, cv::Point o
 }
 
 /// The implant fixing a bone the component holds, if any: the longest metal
-/// piece inside it that is a bar (elongation 3 or more) running along its
-/// axis (within 20 degrees) for two of the component's mean widths or more
+/// piece inside it that is shaped like an implant (implantMinElongation)
+/// and runs along its axis (within fixationMaxTurnDeg) for
+/// implantSpanMinLengthWidths of the component's mean widths or more
 /// (elongatedAxis leaves the full mean width in uHalf until the edges are
 /// traced): a nail, a plate; not an external fixator's pins, across the
 /// shaft, nor a screw. `component` and `metal` are cut from the image at
 /// `offset`.
 void addFixation(const cv::Mat& component, const cv::Mat& metal, cv::Point offset,
-                 ComponentAxis& axis) {
+                 const RadiographAnalysisParameters& p, ComponentAxis& axis) {
   cv::Mat pieces;
   const int count = cv::connectedComponents(component & metal, pieces, 8);
-  double longest = 2 * axis.frame.uHalf;
+  double longest = p.implantSpanMinLengthWidths * axis.frame.uHalf;
   for (int k = 1; k < count; ++k) {
     const cv::Mat piece = pieces == k;
     const Bar bar = barOf(piece);
     const cv::Point2d along(std::cos(bar.angle), std::sin(bar.angle));
-    if (bar.length < longest || bar.elongation() < 3 ||
-        std::abs(along.dot(axis.frame.along)) < std::cos(20.0 * M_PI / 180.0)) {
+    if (bar.length < longest || bar.elongation() < p.implantMinElongation ||
+        std::abs(along.dot(axis.frame.along)) < std::cos(p.fixationMaxTurnDeg * M_PI / 180.0)) {
       continue;
     }
     longest = bar.length;
     ShaftFrame f = axis.frame;
     f.centre = bar.centre + cv::Point2d(offset);
-    f.along = along; // y >= 0 (barOf's angle is in [0, pi)), as in every frame
-    f.across = {f.along.y, -f.along.x};
-    if (f.across.x < 0) {
-      f.across = -f.across;
-    }
+    f.setAlong(along);
     axis.fixationFrame = f;
     axis.fixationMetal = piece;
     axis.fixationOffset = offset;
@@ -903,7 +905,8 @@ void addFixation(const cv::Mat& component, const cv::Mat& metal, cv::Point offse
 /// three strips). With it, the implant that component holds along its axis
 /// (`metal`, the whole image's metal mask; see addFixation): the bone it
 /// fixes is the one to trace when the component holds two bones.
-std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat& metal) {
+std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat& metal,
+                                          const RadiographAnalysisParameters& p) {
   const int size =
       std::max(3, static_cast<int>(std::lround(0.03 * std::max(boneMask.rows, boneMask.cols))));
   cv::Mat bone;
@@ -917,7 +920,7 @@ std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat
                             cv::Point offset) {
     if (axis && (!best || axis->score > best->score)) {
       const cv::Rect box(offset, component.size());
-      addFixation(component, metal(box), offset, *axis);
+      addFixation(component, metal(box), offset, p, *axis);
       best = std::move(axis);
     }
   };
@@ -1134,15 +1137,8 @@ std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
     const cv::Point2d newCentre = st.working(sMid, line->at(sMid) + frame.uHalf);
     cv::Point2d along = frame.along + frame.across * line->b;
     along *= 1.0 / std::sqrt(along.dot(along));
-    if (along.y < 0 || (along.y == 0 && along.x < 0)) {
-      along = -along;
-    }
     frame.centre = newCentre;
-    frame.along = along;
-    frame.across = {along.y, -along.x};
-    if (frame.across.x < 0) {
-      frame.across = -frame.across;
-    }
+    frame.setAlong(along);
     frame.uHalf = 2.0 * typical;
     // The bone's extent along the axis: the rows with bone near the axis.
     double bFirst = kNaN, bLast = kNaN;
@@ -1160,9 +1156,13 @@ std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
 }
 
 /// The share of `implant`'s pixels (cut from the image at `offset`) over
-/// the bone a refined `frame` finds or within half its width of the bone's
-/// edges (a refined frame is twice the bone's width either side).
-double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offset) {
+/// the bone a refined `frame` finds or within implantSpanBoneReachWidths of
+/// the bone's edges (as fixedRows counts them).
+double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offset,
+                 const RadiographAnalysisParameters& p) {
+  // A refined frame reaches twice the bone's width either side of its axis.
+  const double boneWidth = 0.5 * frame.uHalf;
+  const double reach = (0.5 + p.implantSpanBoneReachWidths) * boneWidth;
   int total = 0, held = 0;
   for (int y = 0; y < implant.rows; ++y) {
     const std::uint8_t* row = implant.ptr<std::uint8_t>(y);
@@ -1173,10 +1173,7 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
       ++total;
       const cv::Point2d d = cv::Point2d(x + offset.x, y + offset.y) - frame.centre;
       const double s = d.dot(frame.along);
-      held +=
-          s >= frame.sMin && s <= frame.sMax && std::abs(d.dot(frame.across)) <= 0.5 * frame.uHalf
-              ? 1
-              : 0;
+      held += s >= frame.sMin && s <= frame.sMax && std::abs(d.dot(frame.across)) <= reach ? 1 : 0;
     }
   }
   return total > 0 ? static_cast<double>(held) / total : 0.0;
@@ -1188,8 +1185,8 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
 /// shaft found does not hold the implant (a plated forearm bone beside the
 /// other), the frame refined from the implant's axis is taken if it does.
 std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
-                                     const cv::Mat& metal) {
-  const std::optional<ComponentAxis> initial = initialFrame(bone, metal);
+                                     const cv::Mat& metal, const RadiographAnalysisParameters& p) {
+  const std::optional<ComponentAxis> initial = initialFrame(bone, metal, p);
   if (!initial) {
     return std::nullopt;
   }
@@ -1198,15 +1195,15 @@ std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
     return frame;
   }
   const cv::Point offset = initial->fixationOffset;
-  const double held = frame ? heldShare(*frame, initial->fixationMetal, offset) : 0.0;
-  if (held >= 0.5) {
+  const double held = frame ? heldShare(*frame, initial->fixationMetal, offset, p) : 0.0;
+  if (held >= p.implantOnBoneMinShare) {
     return frame;
   }
   const std::optional<ShaftFrame> onImplant =
       refineFrame(image, bone, metal, *initial->fixationFrame);
   if (onImplant) {
-    const double heldThere = heldShare(*onImplant, initial->fixationMetal, offset);
-    if (heldThere >= 0.5 && heldThere > held) {
+    const double heldThere = heldShare(*onImplant, initial->fixationMetal, offset, p);
+    if (heldThere >= p.implantOnBoneMinShare && heldThere > held) {
       return onImplant;
     }
   }
@@ -1294,7 +1291,8 @@ std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
     const int bottom = top + height - 1;
     const int searched = std::min(bottom, m.lastSearchRow) - std::max(top, m.firstSearchRow) + 1;
     if (height < p.implantSpanMinLengthWidths * m.width || searched < m.width ||
-        onBone[static_cast<std::size_t>(c)] < 0.5 * stats.at<int>(c, cv::CC_STAT_AREA)) {
+        onBone[static_cast<std::size_t>(c)] <
+            p.implantOnBoneMinShare * stats.at<int>(c, cv::CC_STAT_AREA)) {
       continue;
     }
     span = span ? RowSpan{std::min(span->first, top), std::max(span->last, bottom)}
@@ -2644,7 +2642,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     }
   }
   const cv::Mat bone = findBone(maps, metal, p, true);
-  const std::optional<ShaftFrame> frame = shaftFrame(working, bone, metal);
+  const std::optional<ShaftFrame> frame = shaftFrame(working, bone, metal, p);
   const auto fail = [&](const std::string& reason) {
     result.notes.push_back(reason);
     for (std::size_t side = 0; side < 2; ++side) {
@@ -2674,7 +2672,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // kept.
   if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
     const cv::Mat bridged = bridgedBone(maps, bone, metal, p);
-    if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal)) {
+    if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal, p)) {
       Straightened bridgedSt = straighten(working, bridged, metal, *wider, opaque);
       std::optional<ShaftModel> bridgedModel = modelShaft(bridgedSt, p);
       if (bridgedModel && (!model || bridgedModel->width > model->width)) {

@@ -651,6 +651,8 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"metaphysis_evidence_weight", p.metaphysisEvidenceWeight},
           {"implant_span_min_length_widths", p.implantSpanMinLengthWidths},
           {"implant_span_bone_reach_widths", p.implantSpanBoneReachWidths},
+          {"implant_on_bone_min_share", p.implantOnBoneMinShare},
+          {"fixation_max_turn_deg", p.fixationMaxTurnDeg},
           {"fixation_end_zone_widths", p.fixationEndZoneWidths},
           {"beyond_fixation_evidence_weight", p.beyondFixationEvidenceWeight},
           {"line_hidden_density", p.lineHiddenDensity},

@@ -219,8 +219,9 @@ struct RadiographAnalysisParameters {
   /// texture shows faint lines too, so a shaft line wins a close call.
   double metaphysisEvidenceWeight = 0.8;
   /// An implant fixing the bone (a metal component running along the shaft
-  /// for at least implantSpanMinLengthWidths shaft widths, mostly over the
-  /// bone or within implantSpanBoneReachWidths of its edges, and reaching a
+  /// for at least implantSpanMinLengthWidths shaft widths, with
+  /// implantOnBoneMinShare of its pixels over the bone or within
+  /// implantSpanBoneReachWidths of its edges, and reaching a
   /// shaft width into the searched rows) spans the fracture, which lies
   /// more than fixationEndZoneWidths from the implant's ends (a plate's
   /// outermost screws, a nail's tip): the search reaches that far (keeping
@@ -230,6 +231,13 @@ struct RadiographAnalysisParameters {
   /// fracture it fixes does not lie there).
   double implantSpanMinLengthWidths = 2.0;
   double implantSpanBoneReachWidths = 0.5;
+  double implantOnBoneMinShare = 0.5;
+  /// The bone such an implant fixes is the bone of interest: where the
+  /// widest long bone's component holds a bar-shaped implant running within
+  /// this many degrees of its axis and the shaft traced there does not hold
+  /// it (a plated radius beside the ulna), the shaft is traced along the
+  /// implant instead, if that one holds it.
+  double fixationMaxTurnDeg = 20.0;
   double fixationEndZoneWidths = 1.0;
   double beyondFixationEvidenceWeight = 0.0;
   /// The fracture line is not looked for in pixels denser than the intact
