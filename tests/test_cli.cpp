@@ -2,6 +2,7 @@
 // phantom -> inspect chain on files the test writes.
 
 #include "TestSupport.h"
+#include "unionscope/pipeline/Batch.h"
 #include "unionscope/pipeline/Dates.h"
 
 #include <nlohmann/json.hpp>
@@ -11,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <sys/wait.h>
 
 namespace fs = std::filesystem;
@@ -516,6 +519,26 @@ TEST(Cli, AnalyzeRefusesInputsWithoutImages) {
   EXPECT_NE(r.output.find("no usable DICOM"), std::string::npos) << r.output;
 }
 
+TEST(Cli, AnalyzeReadsItsInputsFromAListAndNamesAListItCannotRead) {
+  TempDir dir;
+  const fs::path missing = dir.path() / "no_such_list.txt";
+  const CommandResult unreadable = runUnionscope("analyze --inputs-from " + missing.string() +
+                                                 " --out " + (dir.path() / "out").string());
+  EXPECT_EQ(unreadable.exitCode, 2);
+  EXPECT_NE(unreadable.output.find(missing.string()), std::string::npos) << unreadable.output;
+  const CommandResult none = runUnionscope("analyze --out " + (dir.path() / "out").string());
+  EXPECT_EQ(none.exitCode, 2);
+  EXPECT_NE(none.output.find("no inputs"), std::string::npos) << none.output;
+  // A list holding a text file: read, and refused as no DICOM, like a path.
+  unionscope::test::writeText(dir.path() / "notes.txt", "no DICOM here");
+  unionscope::test::writeText(dir.path() / "list.txt", (dir.path() / "notes.txt").string() + "\n");
+  const CommandResult listed =
+      runUnionscope("analyze --inputs-from " + (dir.path() / "list.txt").string() + " --out " +
+                    (dir.path() / "out").string());
+  EXPECT_EQ(listed.exitCode, 2);
+  EXPECT_NE(listed.output.find("no usable DICOM"), std::string::npos) << listed.output;
+}
+
 TEST(Cli, CohortGivesUnionRatesWithExactIntervalsAndTimeToUnion) {
   TempDir dir;
   // Four patients: united at W12, at W24, at W12, never.
@@ -633,4 +656,116 @@ TEST(Cli, BatchAnalysesEveryPatientSurvivesBadFilesAndResumes) {
   EXPECT_EQ(second.exitCode, 1);
   EXPECT_NE(second.output.find("3 kept from an earlier run"), std::string::npos) << second.output;
   EXPECT_EQ(fs::last_write_time(someReport), before);
+}
+
+// Each patient of a batch runs in its own process: what one patient does to
+// its process (a crash, a hang) stops that patient alone, and the reports
+// are the ones an analysis in the batch's own process writes.
+class BatchWorkers : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    archive_ = std::make_unique<TempDir>();
+    ASSERT_EQ(runUnionscope("phantom --cohort 2 --size small --seed 7 --weeks 6,12 --out " +
+                            archive_->path().string())
+                  .exitCode,
+              0);
+  }
+  static void TearDownTestSuite() { archive_.reset(); }
+  static fs::path archive() { return archive_->path(); }
+
+  /// The suite's archive into `out`, two at once, without DICOM outputs.
+  static unionscope::BatchOptions batchInto(const fs::path& out) {
+    unionscope::BatchOptions options;
+    options.archive = archive();
+    options.outputDirectory = out;
+    options.jobs = 2;
+    options.analyze.writeDicom = false;
+    options.analyze.writeVolumes = false;
+    return options;
+  }
+
+  /// failures.csv's patient rows.
+  static std::vector<std::string> failedPatients(const fs::path& out) {
+    std::vector<std::string> rows;
+    std::istringstream in(unionscope::test::readBytes(out / "failures.csv"));
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("patient,", 0) == 0) {
+        rows.push_back(line);
+      }
+    }
+    return rows;
+  }
+
+private:
+  static inline std::unique_ptr<TempDir> archive_;
+};
+
+TEST_F(BatchWorkers, ReportsMatchThoseAnalysedInTheBatchsOwnProcess) {
+  TempDir dir;
+  ASSERT_LE(runUnionscope("batch " + archive().string() + " --jobs 2 --no-dicom --out " +
+                          (dir.path() / "workers").string())
+                .exitCode,
+            1);
+  const unionscope::BatchOutcome outcome =
+      unionscope::runBatch(batchInto(dir.path() / "in_process"));
+  ASSERT_EQ(outcome.analysed, 2);
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "in_process" / "patients")) {
+    const fs::path twin = dir.path() / "workers" / "patients" / entry.path().filename();
+    EXPECT_EQ(unionscope::test::readBytes(twin / "report.json"),
+              unionscope::test::readBytes(entry.path() / "report.json"))
+        << entry.path().filename();
+    EXPECT_TRUE(
+        fs::exists(dir.path() / "workers" / "logs" / (entry.path().filename().string() + ".log")));
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2);
+  EXPECT_TRUE(failedPatients(dir.path() / "workers").empty());
+}
+
+TEST_F(BatchWorkers, APatientWhoseAnalysisCrashesFailsAloneWithTheSignal) {
+  TempDir dir;
+  // The first patient's analysis dies as a crashing analysis would (mkdir
+  // is atomic: exactly one does); the other's runs as usual.
+  const fs::path worker = dir.path() / "crashing_once.sh";
+  unionscope::test::writeText(worker, "#!/bin/sh\nif mkdir '" + (dir.path() / "crashed").string() +
+                                          "' 2>/dev/null; then kill -SEGV $$; fi\nexec '" +
+                                          std::string(UNIONSCOPE_EXE) + "' \"$@\"\n");
+  fs::permissions(worker, fs::perms::owner_all);
+  unionscope::BatchOptions options = batchInto(dir.path() / "out");
+  options.workerExecutable = worker;
+  const unionscope::BatchOutcome outcome = unionscope::runBatch(options);
+  EXPECT_EQ(outcome.failed, 1);
+  EXPECT_EQ(outcome.analysed, 1);
+  const std::vector<std::string> rows = failedPatients(dir.path() / "out");
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_NE(rows[0].find("crashed (signal 11"), std::string::npos) << rows[0];
+  int reports = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path() / "out" / "patients")) {
+    reports += fs::exists(entry.path() / "report.json") ? 1 : 0;
+  }
+  EXPECT_EQ(reports, 1);
+  const auto cohort =
+      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "out" / "cohort.json"));
+  EXPECT_EQ(cohort["patients"].size(), 1U);
+}
+
+TEST_F(BatchWorkers, APatientStillRunningAtTheTimeoutIsStoppedAndTheBatchEnds) {
+  TempDir dir;
+  const fs::path out = dir.path() / "out";
+  // 0.0005 minutes: 30 ms, far less than a patient takes.
+  const CommandResult r = runUnionscope("batch " + archive().string() +
+                                        " --jobs 2 --patient-timeout 0.0005 --out " + out.string());
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  const std::vector<std::string> rows = failedPatients(out);
+  ASSERT_EQ(rows.size(), 2U) << r.output;
+  for (const std::string& row : rows) {
+    EXPECT_NE(row.find("stopped: no result after"), std::string::npos) << row;
+  }
+  // Stopped patients are not finished: a resumed batch analyses them.
+  const CommandResult resumed =
+      runUnionscope("batch " + archive().string() + " --jobs 2 --resume --out " + out.string());
+  EXPECT_LE(resumed.exitCode, 1) << resumed.output;
+  EXPECT_NE(resumed.output.find("2 analysed, 0 kept"), std::string::npos) << resumed.output;
+  EXPECT_TRUE(failedPatients(out).empty());
 }

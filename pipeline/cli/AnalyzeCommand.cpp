@@ -1,6 +1,7 @@
 #include "Commands.h"
 #include "unionscope/pipeline/AnalysedPatient.h"
 #include "unionscope/pipeline/Analyze.h"
+#include "unionscope/pipeline/Errors.h"
 #include "unionscope/pipeline/HtmlReport.h"
 #include "unionscope/viewer/PatientScene.h"
 
@@ -9,6 +10,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -17,6 +19,7 @@ namespace unionscope::cli {
 CommandRunner addAnalyzeCommand(CLI::App& app) {
   struct Options {
     std::vector<std::string> inputs;
+    std::string inputsFrom;
     std::string out;
     std::string referenceDate;
     std::string patient;
@@ -35,10 +38,12 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
       "analyze",
       "Score union for one patient's follow-up series: writes DIR/report.json and the pictures "
       "that explain each score");
-  command
-      ->add_option("inputs", options->inputs,
-                   "DICOM files or folders (searched recursively), DICOMDIRs, PNG/JPEG radiographs")
-      ->required();
+  command->add_option(
+      "inputs", options->inputs,
+      "DICOM files or folders (searched recursively), DICOMDIRs, PNG/JPEG radiographs");
+  command->add_option("--inputs-from", options->inputsFrom,
+                      "A text file listing more inputs, one path per line (for lists too long "
+                      "for a command line)");
   command->add_option("--out", options->out, "Output folder")->required();
   command->add_option(
       "--reference-date", options->referenceDate,
@@ -77,6 +82,20 @@ CommandRunner addAnalyzeCommand(CLI::App& app) {
   return [options]() {
     AnalyzeOptions analyze;
     analyze.inputs.assign(options->inputs.begin(), options->inputs.end());
+    if (!options->inputsFrom.empty()) {
+      std::ifstream list(options->inputsFrom);
+      if (!list) {
+        throw UsageError("cannot read the list of inputs " + options->inputsFrom);
+      }
+      for (std::string line; std::getline(list, line);) {
+        if (!line.empty()) {
+          analyze.inputs.emplace_back(line);
+        }
+      }
+    }
+    if (analyze.inputs.empty()) {
+      throw UsageError("no inputs: give DICOM files or folders, or --inputs-from a list");
+    }
     analyze.outputDirectory = options->out;
     if (!options->referenceDate.empty()) {
       analyze.referenceDate = options->referenceDate;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <memory>
 
 namespace unionscope::cli {
@@ -16,6 +17,7 @@ CommandRunner addBatchCommand(CLI::App& app) {
     bool resume = false;
     std::string referenceDate;
     bool noDicom = false;
+    double patientTimeoutMinutes = 120;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -33,6 +35,13 @@ CommandRunner addBatchCommand(CLI::App& app) {
   command->add_flag("--no-dicom", options->noDicom,
                     "Do not write each patient's dicom/ and volumes/ folders (SEG, SR, and the "
                     "viewer's label maps, as analyze writes)");
+  command
+      ->add_option("--patient-timeout", options->patientTimeoutMinutes,
+                   "Minutes after which a patient's analysis is stopped and reported failed (0: "
+                   "no limit). Each patient runs in its own process: a crash or a hang fails that "
+                   "patient alone")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   return [options]() {
     BatchOptions batch;
     batch.archive = options->archive;
@@ -44,6 +53,16 @@ CommandRunner addBatchCommand(CLI::App& app) {
     if (!options->referenceDate.empty()) {
       batch.analyze.referenceDate = options->referenceDate;
     }
+    // Each patient in a child process of this program.
+    std::error_code error;
+    batch.workerExecutable = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (error) {
+      spdlog::warn("cannot find this program ({}): patients are analysed in this process, where "
+                   "a crash stops the batch",
+                   error.message());
+      batch.workerExecutable.clear();
+    }
+    batch.patientTimeoutMinutes = options->patientTimeoutMinutes;
     const BatchOutcome outcome = runBatch(batch);
     spdlog::info(
         "{} patients: {} analysed, {} kept from an earlier run, {} failed; {} files rejected",

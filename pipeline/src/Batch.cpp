@@ -13,7 +13,20 @@
 #include <oneapi/tbb/task_arena.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
 #include <fstream>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
 
 namespace unionscope {
 namespace {
@@ -30,6 +43,218 @@ std::string patientKey(const std::string& patientId) {
   return fmt::format("patient_{:016x}", hash);
 }
 
+/// Every file of the patient the scan accepted.
+std::vector<fs::path> sourceFiles(const dicom::PatientGroup& patient) {
+  std::vector<fs::path> files;
+  for (const dicom::StudyGroup& study : patient.studies) {
+    for (const dicom::SeriesGroup& series : study.series) {
+      for (const dicom::DicomFileHeader& header : series.instances) {
+        files.push_back(header.path);
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+/// What became of one patient: "analysed", "resumed" or "failed" (why).
+struct PatientRun {
+  std::string status;
+  std::string failure;
+};
+
+void analyseInThisProcess(const dicom::ScanResult& scan, const BatchOptions& options, int jobs,
+                          const std::vector<std::size_t>& todo, std::vector<PatientRun>& runs) {
+  // ITK and DCMTK fill some globals lazily, without locks: filled here,
+  // before patients run side by side.
+  prepareToolkitsForConcurrentAnalyses();
+  dicom::prepareDicomToolkitForConcurrentUse();
+  oneapi::tbb::task_arena arena(jobs);
+  arena.execute([&] {
+    oneapi::tbb::parallel_for(std::size_t{0}, todo.size(), [&](std::size_t t) {
+      const std::size_t i = todo[t];
+      AnalyzeOptions analyze = options.analyze;
+      analyze.outputDirectory =
+          options.outputDirectory / "patients" / patientKey(scan.patients[i].patientId);
+      try {
+        analyzeScannedPatient(scan.patients[i], {}, analyze, utcTimestampNow());
+        runs[i].status = "analysed";
+      } catch (const std::exception& error) {
+        runs[i] = {"failed", error.what()};
+      }
+    });
+  });
+}
+
+/// The log level the child is given: the batch's own.
+std::string childLogLevel() {
+  switch (spdlog::get_level()) {
+  case spdlog::level::trace:
+    return "trace";
+  case spdlog::level::debug:
+    return "debug";
+  case spdlog::level::info:
+    return "info";
+  case spdlog::level::warn:
+    return "warn";
+  case spdlog::level::off:
+    return "off";
+  default:
+    return "error";
+  }
+}
+
+/// `unionscope analyze` for one patient's files (listed in `inputsList`).
+std::vector<std::string> workerArguments(const BatchOptions& options, const fs::path& inputsList,
+                                         const fs::path& out, int threads) {
+  std::vector<std::string> arguments = {options.workerExecutable.string(),
+                                        "--threads",
+                                        std::to_string(threads),
+                                        "--log-level",
+                                        childLogLevel(),
+                                        "analyze",
+                                        "--inputs-from",
+                                        inputsList.string(),
+                                        "--out",
+                                        out.string(),
+                                        "--no-snapshot"};
+  if (options.analyze.referenceDate) {
+    arguments.insert(arguments.end(), {"--reference-date", *options.analyze.referenceDate});
+  }
+  if (!options.analyze.writeDicom) {
+    arguments.emplace_back("--no-dicom");
+  }
+  if (!options.analyze.writeVolumes) {
+    arguments.emplace_back("--no-volumes");
+  }
+  return arguments;
+}
+
+/// Starts the child with its output (stdout and stderr) in `log`.
+pid_t startWorker(const std::vector<std::string>& arguments, const fs::path& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  std::vector<char*> argv;
+  for (const std::string& argument : arguments) {
+    argv.push_back(const_cast<char*>(argument.c_str()));
+  }
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) {
+    throw std::runtime_error(
+        fmt::format("cannot start {}: {}", arguments.front(), std::strerror(error)));
+  }
+  return pid;
+}
+
+/// The last "error: ..." line the child logged, without its prefix.
+std::string lastErrorLine(const fs::path& log) {
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (line.rfind("error: ", 0) == 0) {
+      last = line.substr(7);
+    }
+  }
+  return last;
+}
+
+/// The patient's outcome from the child's wait status. An analysis that
+/// finished (exit 0, or 1 when some of its series or files failed, as
+/// `analyze` reports them) wrote its audit last.
+PatientRun workerOutcome(int waitStatus, const fs::path& log, const fs::path& out) {
+  const std::string logName = "logs/" + log.filename().string();
+  if (WIFSIGNALED(waitStatus)) {
+    const int signal = WTERMSIG(waitStatus);
+    return {"failed", fmt::format("the analysis crashed (signal {}, {}); its output is in {}",
+                                  signal, strsignal(signal), logName)};
+  }
+  const int code = WIFEXITED(waitStatus) ? WEXITSTATUS(waitStatus) : -1;
+  if ((code == 0 || code == 1) && fs::exists(out / "audit.json")) {
+    return {"analysed", ""};
+  }
+  const std::string error = lastErrorLine(log);
+  return {"failed", error.empty() ? fmt::format("the analysis ended with exit code {}; its output "
+                                                "is in {}",
+                                                code, logName)
+                                  : error};
+}
+
+void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options, int jobs,
+                      const std::vector<std::size_t>& todo, std::vector<PatientRun>& runs) {
+  const fs::path logs = options.outputDirectory / "logs";
+  fs::create_directories(logs);
+  // Each child gets an equal share of the threads the batch may use.
+  const int threads = std::max(1, allowedParallelism() / jobs);
+  struct Running {
+    pid_t pid;
+    std::size_t patient;
+    std::chrono::steady_clock::time_point started;
+  };
+  const auto paths = [&](std::size_t i) {
+    const std::string key = patientKey(scan.patients[i].patientId);
+    return std::array<fs::path, 3>{logs / (key + ".inputs"), logs / (key + ".log"),
+                                   options.outputDirectory / "patients" / key};
+  };
+  const auto finish = [&](const Running& child, const PatientRun& run) {
+    runs[child.patient] = run;
+    std::error_code ignored;
+    fs::remove(paths(child.patient)[0], ignored);
+  };
+  const auto limit = std::chrono::duration<double, std::ratio<60>>(options.patientTimeoutMinutes);
+  std::size_t next = 0;
+  std::vector<Running> running;
+  while (next < todo.size() || !running.empty()) {
+    while (static_cast<int>(running.size()) < jobs && next < todo.size()) {
+      const std::size_t i = todo[next++];
+      const auto [inputs, log, out] = paths(i);
+      try {
+        std::string list;
+        for (const fs::path& file : sourceFiles(scan.patients[i])) {
+          list += file.string() + "\n";
+        }
+        writeFileAtomically(inputs, list);
+        running.push_back({startWorker(workerArguments(options, inputs, out, threads), log), i,
+                           std::chrono::steady_clock::now()});
+      } catch (const std::exception& error) {
+        runs[i] = {"failed", error.what()};
+      }
+    }
+    bool ended = false;
+    for (auto child = running.begin(); child != running.end();) {
+      int status = 0;
+      const pid_t waited = waitpid(child->pid, &status, WNOHANG);
+      // ECHILD: SIGCHLD ignored by whoever started us, the child reaped
+      // itself; its audit.json then says whether it finished.
+      if (waited == child->pid || (waited < 0 && errno == ECHILD)) {
+        finish(*child, workerOutcome(status, paths(child->patient)[1], paths(child->patient)[2]));
+        child = running.erase(child);
+        ended = true;
+      } else if (options.patientTimeoutMinutes > 0 &&
+                 std::chrono::steady_clock::now() - child->started > limit) {
+        kill(child->pid, SIGKILL);
+        waitpid(child->pid, &status, 0);
+        finish(*child, {"failed", fmt::format("stopped: no result after {} minutes",
+                                              options.patientTimeoutMinutes)});
+        child = running.erase(child);
+        ended = true;
+      } else {
+        ++child;
+      }
+    }
+    if (!ended) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
 } // namespace
 
 BatchOutcome runBatch(const BatchOptions& options) {
@@ -41,48 +266,37 @@ BatchOutcome runBatch(const BatchOptions& options) {
     throw UsageError("no usable DICOM image in " + options.archive.string());
   }
   const fs::path patientsDir = options.outputDirectory / "patients";
-  std::vector<std::string> status(scan.patients.size());
-  std::vector<std::string> failure(scan.patients.size());
+  std::vector<PatientRun> runs(scan.patients.size());
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < scan.patients.size(); ++i) {
+    // audit.json is written last: its presence means the patient finished.
+    if (options.resume &&
+        fs::exists(patientsDir / patientKey(scan.patients[i].patientId) / "audit.json")) {
+      runs[i].status = "resumed";
+    } else {
+      todo.push_back(i);
+    }
+  }
   const int jobs =
       options.jobs > 0 ? options.jobs : oneapi::tbb::this_task_arena::max_concurrency();
-  // ITK and DCMTK fill some globals lazily, without locks: filled here,
-  // before patients run side by side.
-  prepareToolkitsForConcurrentAnalyses();
-  dicom::prepareDicomToolkitForConcurrentUse();
-  oneapi::tbb::task_arena arena(jobs);
-  arena.execute([&] {
-    oneapi::tbb::parallel_for(std::size_t{0}, scan.patients.size(), [&](std::size_t i) {
-      const dicom::PatientGroup& patient = scan.patients[i];
-      const fs::path out = patientsDir / patientKey(patient.patientId);
-      // audit.json is written last: its presence means the patient finished.
-      if (options.resume && fs::exists(out / "audit.json")) {
-        status[i] = "resumed";
-        return;
-      }
-      AnalyzeOptions analyze = options.analyze;
-      analyze.outputDirectory = out;
-      try {
-        analyzeScannedPatient(patient, {}, analyze, utcTimestampNow());
-        status[i] = "analysed";
-      } catch (const std::exception& error) {
-        status[i] = "failed";
-        failure[i] = error.what();
-      }
-    });
-  });
+  if (options.workerExecutable.empty()) {
+    analyseInThisProcess(scan, options, jobs, todo, runs);
+  } else {
+    analyseInWorkers(scan, options, jobs, todo, runs);
+  }
 
   std::string failures = "kind,path_or_patient,reason\n";
   for (const dicom::RejectedFile& file : scan.rejected) {
     failures += fmt::format("file,{},{}\n", csvQuote(file.path.string()), csvQuote(file.reason));
   }
   for (std::size_t i = 0; i < scan.patients.size(); ++i) {
-    outcome.analysed += status[i] == "analysed" ? 1 : 0;
-    outcome.resumed += status[i] == "resumed" ? 1 : 0;
-    if (status[i] == "failed") {
+    outcome.analysed += runs[i].status == "analysed" ? 1 : 0;
+    outcome.resumed += runs[i].status == "resumed" ? 1 : 0;
+    if (runs[i].status == "failed") {
       ++outcome.failed;
       failures += fmt::format("patient,{},{}\n", patientKey(scan.patients[i].patientId),
-                              csvQuote(failure[i]));
-      spdlog::warn("{}: {}", patientKey(scan.patients[i].patientId), failure[i]);
+                              csvQuote(runs[i].failure));
+      spdlog::warn("{}: {}", patientKey(scan.patients[i].patientId), runs[i].failure);
     }
   }
   writeFileAtomically(options.outputDirectory / "failures.csv", failures);

@@ -14,6 +14,17 @@ struct BatchOptions {
   int jobs = 0;           ///< patients analysed at once (0: as many as threads)
   bool resume = false;    ///< keep patients whose analysis finished before
   AnalyzeOptions analyze; ///< per-patient settings (inputs and output are set per patient)
+  /// When set (the unionscope executable), each patient is analysed by a
+  /// child process running its `analyze`, its output in OUT/logs/: a crash
+  /// or a hang then fails that patient alone, with the reason in
+  /// failures.csv. The child gets what `analyze` takes on its command line
+  /// from `analyze` (reference date, whether to write DICOM and volumes);
+  /// the analysis parameters are the defaults. Empty: patients are analysed
+  /// in this process.
+  std::filesystem::path workerExecutable;
+  /// With a worker: a patient still running after this many minutes is
+  /// stopped and reported failed (0: no limit).
+  double patientTimeoutMinutes = 0;
 };
 
 struct BatchOutcome {
@@ -25,7 +36,8 @@ struct BatchOutcome {
 };
 
 /// Writes OUT/patients/<key>/ (one analyze output per patient; the key is a
-/// hash of the Patient ID, so folder names carry no identifier),
+/// hash of the Patient ID, so folder names carry no identifier), with a
+/// worker OUT/logs/<key>.log (what the patient's analysis printed),
 /// OUT/cohort.csv (patient x visit), OUT/cohort.json and the other cohort
 /// endpoints, and OUT/failures.csv (every rejected file and failed patient,
 /// with the reason).
