@@ -725,47 +725,52 @@ TEST_F(BatchWorkers, ReportsMatchThoseAnalysedInTheBatchsOwnProcess) {
 
 TEST_F(BatchWorkers, APatientWhoseAnalysisCrashesFailsAloneWithTheSignal) {
   TempDir dir;
+  const fs::path out = dir.path() / "out";
+  // A first, finished batch: a later crash must not leave its audit.json
+  // standing for a finished patient.
+  unionscope::BatchOptions options = batchInto(out);
+  options.workerExecutable = UNIONSCOPE_EXE;
+  ASSERT_EQ(unionscope::runBatch(options).analysed, 2);
   // The first patient's analysis dies as a crashing analysis would (mkdir
   // is atomic: exactly one does); the other's runs as usual.
   const fs::path worker = dir.path() / "crashing_once.sh";
-  unionscope::test::writeText(worker, "#!/bin/sh\nif mkdir '" + (dir.path() / "crashed").string() +
+  unionscope::test::writeText(worker, "#!/bin/sh\nulimit -c 0\nif mkdir '" +
+                                          (dir.path() / "crashed").string() +
                                           "' 2>/dev/null; then kill -SEGV $$; fi\nexec '" +
                                           std::string(UNIONSCOPE_EXE) + "' \"$@\"\n");
   fs::permissions(worker, fs::perms::owner_all);
-  unionscope::BatchOptions options = batchInto(dir.path() / "out");
   options.workerExecutable = worker;
   const unionscope::BatchOutcome outcome = unionscope::runBatch(options);
   EXPECT_EQ(outcome.failed, 1);
   EXPECT_EQ(outcome.analysed, 1);
-  const std::vector<std::string> rows = failedPatients(dir.path() / "out");
+  const std::vector<std::string> rows = failedPatients(out);
   ASSERT_EQ(rows.size(), 1U);
   EXPECT_NE(rows[0].find("crashed (signal 11"), std::string::npos) << rows[0];
-  int reports = 0;
-  for (const auto& entry : fs::directory_iterator(dir.path() / "out" / "patients")) {
-    reports += fs::exists(entry.path() / "report.json") ? 1 : 0;
-  }
-  EXPECT_EQ(reports, 1);
-  const auto cohort =
-      nlohmann::json::parse(unionscope::test::readBytes(dir.path() / "out" / "cohort.json"));
-  EXPECT_EQ(cohort["patients"].size(), 1U);
+  // Resumed, the crashed patient is analysed again, the other kept.
+  options.workerExecutable = UNIONSCOPE_EXE;
+  options.resume = true;
+  const unionscope::BatchOutcome resumed = unionscope::runBatch(options);
+  EXPECT_EQ(resumed.analysed, 1);
+  EXPECT_EQ(resumed.resumed, 1);
+  EXPECT_TRUE(failedPatients(out).empty());
 }
 
 TEST_F(BatchWorkers, APatientStillRunningAtTheTimeoutIsStoppedAndTheBatchEnds) {
   TempDir dir;
-  const fs::path out = dir.path() / "out";
-  // 0.0005 minutes: 30 ms, far less than a patient takes.
-  const CommandResult r = runUnionscope("batch " + archive().string() +
-                                        " --jobs 2 --patient-timeout 0.0005 --out " + out.string());
-  EXPECT_EQ(r.exitCode, 1) << r.output;
-  const std::vector<std::string> rows = failedPatients(out);
-  ASSERT_EQ(rows.size(), 2U) << r.output;
+  const fs::path worker = dir.path() / "hanging.sh";
+  unionscope::test::writeText(worker, "#!/bin/sh\nexec sleep 600\n");
+  fs::permissions(worker, fs::perms::owner_all);
+  unionscope::BatchOptions options = batchInto(dir.path() / "out");
+  options.workerExecutable = worker;
+  options.patientTimeoutMinutes = 0.001; // 60 ms
+  const unionscope::BatchOutcome outcome = unionscope::runBatch(options);
+  EXPECT_EQ(outcome.failed, 2);
+  const std::vector<std::string> rows = failedPatients(dir.path() / "out");
+  ASSERT_EQ(rows.size(), 2U);
   for (const std::string& row : rows) {
     EXPECT_NE(row.find("stopped: no result after"), std::string::npos) << row;
   }
-  // Stopped patients are not finished: a resumed batch analyses them.
-  const CommandResult resumed =
-      runUnionscope("batch " + archive().string() + " --jobs 2 --resume --out " + out.string());
-  EXPECT_LE(resumed.exitCode, 1) << resumed.output;
-  EXPECT_NE(resumed.output.find("2 analysed, 0 kept"), std::string::npos) << resumed.output;
-  EXPECT_TRUE(failedPatients(out).empty());
+  // The command line takes the limit too.
+  const CommandResult help = runUnionscope("batch --help");
+  EXPECT_NE(help.output.find("--patient-timeout"), std::string::npos) << help.output;
 }

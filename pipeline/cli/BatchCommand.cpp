@@ -53,14 +53,13 @@ CommandRunner addBatchCommand(CLI::App& app) {
     if (!options->referenceDate.empty()) {
       batch.analyze.referenceDate = options->referenceDate;
     }
-    // Each patient in a child process of this program.
-    std::error_code error;
-    batch.workerExecutable = std::filesystem::read_symlink("/proc/self/exe", error);
-    if (error) {
-      spdlog::warn("cannot find this program ({}): patients are analysed in this process, where "
-                   "a crash stops the batch",
-                   error.message());
-      batch.workerExecutable.clear();
+    // Each patient in a child process of this program: /proc/self/exe runs
+    // this very program even if its file is replaced during a long batch.
+    if (std::filesystem::exists("/proc/self/exe")) {
+      batch.workerExecutable = "/proc/self/exe";
+    } else {
+      spdlog::warn("cannot find this program (no /proc/self/exe): patients are analysed in this "
+                   "process, where a crash stops the batch");
     }
     batch.patientTimeoutMinutes = options->patientTimeoutMinutes;
     const BatchOutcome outcome = runBatch(batch);

@@ -17,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -64,6 +65,27 @@ struct PatientRun {
   std::string failure;
 };
 
+/// Present in a patient's folder while its analysis runs, removed once it
+/// finished: an audit.json from an earlier run beside it (a rerun that
+/// crashed or was stopped) does not make the patient finished.
+constexpr const char* kUnfinishedMarker = ".unfinished";
+
+void markUnfinished(const fs::path& out) {
+  fs::create_directories(out);
+  writeFileAtomically(out / kUnfinishedMarker, "");
+}
+
+void markFinished(const fs::path& out) {
+  std::error_code ignored;
+  fs::remove(out / kUnfinishedMarker, ignored);
+}
+
+/// audit.json is written last: with it, and no run left unfinished since,
+/// the patient finished.
+bool finished(const fs::path& out) {
+  return fs::exists(out / "audit.json") && !fs::exists(out / kUnfinishedMarker);
+}
+
 void analyseInThisProcess(const dicom::ScanResult& scan, const BatchOptions& options, int jobs,
                           const std::vector<std::size_t>& todo, std::vector<PatientRun>& runs) {
   // ITK and DCMTK fill some globals lazily, without locks: filled here,
@@ -78,7 +100,9 @@ void analyseInThisProcess(const dicom::ScanResult& scan, const BatchOptions& opt
       analyze.outputDirectory =
           options.outputDirectory / "patients" / patientKey(scan.patients[i].patientId);
       try {
+        markUnfinished(analyze.outputDirectory);
         analyzeScannedPatient(scan.patients[i], {}, analyze, utcTimestampNow());
+        markFinished(analyze.outputDirectory);
         runs[i].status = "analysed";
       } catch (const std::exception& error) {
         runs[i] = {"failed", error.what()};
@@ -131,13 +155,14 @@ std::vector<std::string> workerArguments(const BatchOptions& options, const fs::
   return arguments;
 }
 
-/// Starts the child with its output (stdout and stderr) in `log`.
+/// Starts the child with its output (stdout and stderr) in `log`, readable
+/// by the owner only (the paths in it name the archive's folders).
 pid_t startWorker(const std::vector<std::string>& arguments, const fs::path& log) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   std::vector<char*> argv;
   for (const std::string& argument : arguments) {
@@ -152,6 +177,15 @@ pid_t startWorker(const std::vector<std::string>& arguments, const fs::path& log
         fmt::format("cannot start {}: {}", arguments.front(), std::strerror(error)));
   }
   return pid;
+}
+
+/// waitpid, again when a signal interrupts it.
+pid_t waitFor(pid_t pid, int& status, int flags) {
+  pid_t waited = 0;
+  do {
+    waited = waitpid(pid, &status, flags);
+  } while (waited < 0 && errno == EINTR);
+  return waited;
 }
 
 /// The last "error: ..." line the child logged, without its prefix.
@@ -187,32 +221,89 @@ PatientRun workerOutcome(int waitStatus, const fs::path& log, const fs::path& ou
                                   : error};
 }
 
+/// Set by SIGINT, SIGTERM or SIGHUP while children run.
+volatile std::sig_atomic_t stopSignal = 0;
+
+void noteStopSignal(int signal) {
+  stopSignal = signal;
+}
+
+/// The children running, stopped and reaped however the batch ends: an
+/// exception, or a signal that stops the batch (the children would
+/// otherwise run on and race a resumed batch for their folders).
+class Children {
+public:
+  struct Child {
+    pid_t pid;
+    std::size_t patient;
+    std::chrono::steady_clock::time_point started;
+    fs::path inputs; ///< its list of files, removed when it ends
+  };
+
+  Children() {
+    // Whoever started us may ignore SIGCHLD; the children's statuses are
+    // needed.
+    std::signal(SIGCHLD, SIG_DFL);
+    stopSignal = 0;
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      previous_.push_back(std::signal(signal, noteStopSignal));
+    }
+  }
+  ~Children() {
+    stopAll();
+    int k = 0;
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      std::signal(signal, previous_[static_cast<std::size_t>(k++)]);
+    }
+    if (stopSignal != 0) {
+      std::raise(stopSignal);
+    }
+  }
+  Children(const Children&) = delete;
+  Children& operator=(const Children&) = delete;
+
+  void stopAll() {
+    for (const Child& child : running) {
+      int status = 0;
+      kill(child.pid, SIGKILL);
+      waitFor(child.pid, status, 0);
+      std::error_code ignored;
+      fs::remove(child.inputs, ignored);
+    }
+    running.clear();
+  }
+
+  std::vector<Child> running;
+
+private:
+  std::vector<void (*)(int)> previous_;
+};
+
 void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options, int jobs,
                       const std::vector<std::size_t>& todo, std::vector<PatientRun>& runs) {
   const fs::path logs = options.outputDirectory / "logs";
   fs::create_directories(logs);
   // Each child gets an equal share of the threads the batch may use.
   const int threads = std::max(1, allowedParallelism() / jobs);
-  struct Running {
-    pid_t pid;
-    std::size_t patient;
-    std::chrono::steady_clock::time_point started;
-  };
   const auto paths = [&](std::size_t i) {
     const std::string key = patientKey(scan.patients[i].patientId);
     return std::array<fs::path, 3>{logs / (key + ".inputs"), logs / (key + ".log"),
                                    options.outputDirectory / "patients" / key};
   };
-  const auto finish = [&](const Running& child, const PatientRun& run) {
-    runs[child.patient] = run;
+  const auto finish = [&](std::size_t patient, const PatientRun& run) {
+    runs[patient] = run;
     std::error_code ignored;
-    fs::remove(paths(child.patient)[0], ignored);
+    fs::remove(paths(patient)[0], ignored);
+    if (run.status == "analysed") {
+      markFinished(paths(patient)[2]);
+    }
   };
   const auto limit = std::chrono::duration<double, std::ratio<60>>(options.patientTimeoutMinutes);
+  Children children;
+  children.running.reserve(static_cast<std::size_t>(jobs));
   std::size_t next = 0;
-  std::vector<Running> running;
-  while (next < todo.size() || !running.empty()) {
-    while (static_cast<int>(running.size()) < jobs && next < todo.size()) {
+  while ((next < todo.size() || !children.running.empty()) && stopSignal == 0) {
+    while (static_cast<int>(children.running.size()) < jobs && next < todo.size()) {
       const std::size_t i = todo[next++];
       const auto [inputs, log, out] = paths(i);
       try {
@@ -221,29 +312,30 @@ void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options
           list += file.string() + "\n";
         }
         writeFileAtomically(inputs, list);
-        running.push_back({startWorker(workerArguments(options, inputs, out, threads), log), i,
-                           std::chrono::steady_clock::now()});
+        fs::permissions(inputs, fs::perms::owner_read | fs::perms::owner_write);
+        markUnfinished(out);
+        children.running.push_back(
+            {startWorker(workerArguments(options, inputs, out, threads), log), i,
+             std::chrono::steady_clock::now(), inputs});
       } catch (const std::exception& error) {
-        runs[i] = {"failed", error.what()};
+        finish(i, {"failed", error.what()});
       }
     }
     bool ended = false;
-    for (auto child = running.begin(); child != running.end();) {
+    for (auto child = children.running.begin(); child != children.running.end();) {
       int status = 0;
-      const pid_t waited = waitpid(child->pid, &status, WNOHANG);
-      // ECHILD: SIGCHLD ignored by whoever started us, the child reaped
-      // itself; its audit.json then says whether it finished.
-      if (waited == child->pid || (waited < 0 && errno == ECHILD)) {
-        finish(*child, workerOutcome(status, paths(child->patient)[1], paths(child->patient)[2]));
-        child = running.erase(child);
+      if (waitFor(child->pid, status, WNOHANG) == child->pid) {
+        finish(child->patient,
+               workerOutcome(status, paths(child->patient)[1], paths(child->patient)[2]));
+        child = children.running.erase(child);
         ended = true;
       } else if (options.patientTimeoutMinutes > 0 &&
                  std::chrono::steady_clock::now() - child->started > limit) {
         kill(child->pid, SIGKILL);
-        waitpid(child->pid, &status, 0);
-        finish(*child, {"failed", fmt::format("stopped: no result after {} minutes",
-                                              options.patientTimeoutMinutes)});
-        child = running.erase(child);
+        waitFor(child->pid, status, 0);
+        finish(child->patient, {"failed", fmt::format("stopped: no result after {} minutes",
+                                                      options.patientTimeoutMinutes)});
+        child = children.running.erase(child);
         ended = true;
       } else {
         ++child;
@@ -269,16 +361,23 @@ BatchOutcome runBatch(const BatchOptions& options) {
   std::vector<PatientRun> runs(scan.patients.size());
   std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < scan.patients.size(); ++i) {
-    // audit.json is written last: its presence means the patient finished.
-    if (options.resume &&
-        fs::exists(patientsDir / patientKey(scan.patients[i].patientId) / "audit.json")) {
+    if (options.resume && finished(patientsDir / patientKey(scan.patients[i].patientId))) {
       runs[i].status = "resumed";
     } else {
       todo.push_back(i);
     }
   }
-  const int jobs =
-      options.jobs > 0 ? options.jobs : oneapi::tbb::this_task_arena::max_concurrency();
+  if (!options.workerExecutable.empty() &&
+      (options.analyze.patientId || options.analyze.useRadiographScores ||
+       options.analyze.deidentify.enabled || !options.analyze.viewHint.empty() ||
+       options.analyze.renderSnapshot || options.analyze.ct.fractureHint)) {
+    throw UsageError("a batch in worker processes passes on only the reference date and "
+                     "whether to write DICOM and volumes; analyse in this process for the rest");
+  }
+  // Never more patients at once than threads allowed (--threads): each
+  // child process is an analysis of its own.
+  const int jobs = std::min(options.jobs > 0 ? options.jobs : allowedParallelism(),
+                            std::max(1, allowedParallelism()));
   if (options.workerExecutable.empty()) {
     analyseInThisProcess(scan, options, jobs, todo, runs);
   } else {

@@ -17,10 +17,12 @@ struct BatchOptions {
   /// When set (the unionscope executable), each patient is analysed by a
   /// child process running its `analyze`, its output in OUT/logs/: a crash
   /// or a hang then fails that patient alone, with the reason in
-  /// failures.csv. The child gets what `analyze` takes on its command line
-  /// from `analyze` (reference date, whether to write DICOM and volumes);
-  /// the analysis parameters are the defaults. Empty: patients are analysed
-  /// in this process.
+  /// failures.csv. The child gets the reference date and whether to write
+  /// DICOM and volumes from `analyze`, and runs with the default analysis
+  /// parameters; runBatch refuses other per-patient settings with a worker.
+  /// Its audit.json lists the patient's files as its request's inputs.
+  /// While children run, SIGINT, SIGTERM and SIGHUP stop them and then the
+  /// batch. Empty: patients are analysed in this process.
   std::filesystem::path workerExecutable;
   /// With a worker: a patient still running after this many minutes is
   /// stopped and reported failed (0: no limit).
