@@ -916,12 +916,14 @@ std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat
   const int count = cv::connectedComponentsWithStats(bone, labels, stats, centroids, 8);
   const double minArea = 0.002 * static_cast<double>(bone.total());
   std::optional<ComponentAxis> best;
-  const auto consider = [&](std::optional<ComponentAxis> axis, const cv::Mat& component,
+  cv::Mat bestComponent; // cut from the image at bestOffset
+  cv::Point bestOffset;
+  const auto consider = [&](const std::optional<ComponentAxis>& axis, const cv::Mat& component,
                             cv::Point offset) {
     if (axis && (!best || axis->score > best->score)) {
-      const cv::Rect box(offset, component.size());
-      addFixation(component, metal(box), offset, p, *axis);
-      best = std::move(axis);
+      best = axis;
+      bestComponent = component;
+      bestOffset = offset;
     }
   };
   for (int l = 1; l < count; ++l) {
@@ -952,6 +954,10 @@ std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat
         consider(elongatedAxis(part, box.tl()), part, box.tl());
       }
     }
+  }
+  if (best) {
+    addFixation(bestComponent, metal(cv::Rect(bestOffset, bestComponent.size())), bestOffset, p,
+                *best);
   }
   return best;
 }
@@ -1955,11 +1961,13 @@ FractureCandidate locateFracture(const Straightened& st, const ShaftModel& m,
   // Confidence: how far the peak stands above the strongest response away
   // from it (a second fracture or a nutrient canal), beyond the implant's
   // hold too: a joint line there is as line-like, though not the fracture.
-  const std::vector<double> smoothEvidence = smoothed(evidence);
+  // Without an implant's hold the two are the same.
+  const std::vector<double> smoothEvidence = m.fixed ? smoothed(evidence) : std::vector<double>();
+  const std::vector<double>& rivals = m.fixed ? smoothEvidence : smooth;
   double second = 0;
   for (int i = m.firstSearchRow; i <= m.lastSearchRow; ++i) {
     if (std::abs(i - bestRow) > m.width) {
-      second = std::max(second, smoothEvidence[static_cast<std::size_t>(i)]);
+      second = std::max(second, rivals[static_cast<std::size_t>(i)]);
     }
   }
   best.confidence = best.score > 0 ? std::clamp(1.0 - second / best.score, 0.0, 1.0) : 0.0;

@@ -14,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -285,17 +284,23 @@ void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options
   fs::create_directories(logs);
   // Each child gets an equal share of the threads the batch may use.
   const int threads = std::max(1, allowedParallelism() / jobs);
-  const auto paths = [&](std::size_t i) {
+  struct PatientFiles {
+    fs::path inputs; ///< the list of its files the child reads
+    fs::path log;    ///< the child's output
+    fs::path out;    ///< the analysis' folder
+  };
+  const auto filesOf = [&](std::size_t i) {
     const std::string key = patientKey(scan.patients[i].patientId);
-    return std::array<fs::path, 3>{logs / (key + ".inputs"), logs / (key + ".log"),
-                                   options.outputDirectory / "patients" / key};
+    return PatientFiles{logs / (key + ".inputs"), logs / (key + ".log"),
+                        options.outputDirectory / "patients" / key};
   };
   const auto finish = [&](std::size_t patient, const PatientRun& run) {
     runs[patient] = run;
+    const PatientFiles files = filesOf(patient);
     std::error_code ignored;
-    fs::remove(paths(patient)[0], ignored);
+    fs::remove(files.inputs, ignored);
     if (run.status == "analysed") {
-      markFinished(paths(patient)[2]);
+      markFinished(files.out);
     }
   };
   const auto limit = std::chrono::duration<double, std::ratio<60>>(options.patientTimeoutMinutes);
@@ -305,7 +310,7 @@ void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options
   while ((next < todo.size() || !children.running.empty()) && stopSignal == 0) {
     while (static_cast<int>(children.running.size()) < jobs && next < todo.size()) {
       const std::size_t i = todo[next++];
-      const auto [inputs, log, out] = paths(i);
+      const auto [inputs, log, out] = filesOf(i);
       try {
         std::string list;
         for (const fs::path& file : sourceFiles(scan.patients[i])) {
@@ -325,8 +330,8 @@ void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options
     for (auto child = children.running.begin(); child != children.running.end();) {
       int status = 0;
       if (waitFor(child->pid, status, WNOHANG) == child->pid) {
-        finish(child->patient,
-               workerOutcome(status, paths(child->patient)[1], paths(child->patient)[2]));
+        const PatientFiles files = filesOf(child->patient);
+        finish(child->patient, workerOutcome(status, files.log, files.out));
         child = children.running.erase(child);
         ended = true;
       } else if (options.patientTimeoutMinutes > 0 &&
@@ -350,6 +355,13 @@ void analyseInWorkers(const dicom::ScanResult& scan, const BatchOptions& options
 } // namespace
 
 BatchOutcome runBatch(const BatchOptions& options) {
+  if (!options.workerExecutable.empty() &&
+      (options.analyze.patientId || options.analyze.useRadiographScores ||
+       options.analyze.deidentify.enabled || !options.analyze.viewHint.empty() ||
+       options.analyze.renderSnapshot || options.analyze.ct.fractureHint)) {
+    throw UsageError("a batch in worker processes passes on only the reference date and "
+                     "whether to write DICOM and volumes; analyse in this process for the rest");
+  }
   const dicom::ScanResult scan = dicom::scanDicom({options.archive});
   BatchOutcome outcome;
   outcome.patients = static_cast<int>(scan.patients.size());
@@ -366,13 +378,6 @@ BatchOutcome runBatch(const BatchOptions& options) {
     } else {
       todo.push_back(i);
     }
-  }
-  if (!options.workerExecutable.empty() &&
-      (options.analyze.patientId || options.analyze.useRadiographScores ||
-       options.analyze.deidentify.enabled || !options.analyze.viewHint.empty() ||
-       options.analyze.renderSnapshot || options.analyze.ct.fractureHint)) {
-    throw UsageError("a batch in worker processes passes on only the reference date and "
-                     "whether to write DICOM and volumes; analyse in this process for the rest");
   }
   // Never more patients at once than threads allowed (--threads): each
   // child process is an analysis of its own.
