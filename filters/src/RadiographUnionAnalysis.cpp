@@ -974,6 +974,9 @@ struct Straightened {
   /// RadiographAnalysisParameters::metalOpaqueShare); empty while only the
   /// frame is being fitted.
   cv::Mat opaque;
+  /// CV_8U: the faint bone connected to the bone (see faintBoneReach);
+  /// empty while only the frame is being fitted.
+  cv::Mat faint;
   [[nodiscard]] int rows() const { return image.rows; }
   [[nodiscard]] int cols() const { return image.cols; }
   [[nodiscard]] double u(int column) const { return column - frame.uHalf; }
@@ -986,7 +989,8 @@ struct Straightened {
 };
 
 Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat& metal,
-                        const ShaftFrame& frame, const cv::Mat& opaque = cv::Mat()) {
+                        const ShaftFrame& frame, const cv::Mat& opaque = cv::Mat(),
+                        const cv::Mat& faint = cv::Mat()) {
   Straightened out;
   out.frame = frame;
   out.imageSize = image.size();
@@ -1005,6 +1009,9 @@ Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat
   cv::remap(metal, out.metal, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
   if (!opaque.empty()) {
     cv::remap(opaque, out.opaque, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
+  }
+  if (!faint.empty()) {
+    cv::remap(faint, out.faint, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
   }
   return out;
 }
@@ -1216,6 +1223,20 @@ std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
   return frame;
 }
 
+/// The level of faint bone in the local contrast: boneBridgeLevel of the
+/// bone's contrast above the soft tissue's (medians over the body, metal
+/// left out). NaN when either is missing.
+double faintBoneLevel(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+                      const RadiographAnalysisParameters& p) {
+  const cv::Mat tissue = maps.body & (metal == 0);
+  const double soft = percentile(maps.contrast, tissue & (bone == 0), 0.5);
+  const double boneContrast = percentile(maps.contrast, tissue & bone, 0.5);
+  if (std::isnan(soft) || std::isnan(boneContrast)) {
+    return kNaN;
+  }
+  return soft + p.boneBridgeLevel * (boneContrast - soft);
+}
+
 /// The bone mask with its splits bridged: closed by a disc of
 /// boneBridgeLimbShare of the limb's half-width, where the local contrast
 /// stays above soft tissue by boneBridgeLevel of the bone's (medians over
@@ -1224,10 +1245,8 @@ std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
 /// not.
 cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
                     const RadiographAnalysisParameters& p) {
-  const cv::Mat tissue = maps.body & (metal == 0);
-  const double soft = percentile(maps.contrast, tissue & (bone == 0), 0.5);
-  const double boneContrast = percentile(maps.contrast, tissue & bone, 0.5);
-  if (std::isnan(soft) || std::isnan(boneContrast)) {
+  const double level = faintBoneLevel(maps, bone, metal, p);
+  if (std::isnan(level)) {
     return bone;
   }
   const int size =
@@ -1235,9 +1254,76 @@ cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& 
   cv::Mat closed;
   cv::morphologyEx(bone, closed, cv::MORPH_CLOSE,
                    cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(size, size)));
-  const double level = soft + p.boneBridgeLevel * (boneContrast - soft);
   closed &= (maps.contrast > level) | bone;
   return closed;
+}
+
+/// The bone with the faint bone connected to it: the local contrast above
+/// faintBoneLevel, in the components that hold bone. A metaphysis' thin
+/// cortex and trabecular bone stand less above the soft tissue than the
+/// shaft's cortex, and the bone level often leaves them out; a faint
+/// region not touching the bone (soft tissue, a cast's weave) is not
+/// taken.
+cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+                       const RadiographAnalysisParameters& p) {
+  const double level = faintBoneLevel(maps, bone, metal, p);
+  if (std::isnan(level)) {
+    return bone.clone();
+  }
+  const cv::Mat candidates = (maps.contrast > level) | bone;
+  cv::Mat labels;
+  const int count = cv::connectedComponents(candidates, labels, 8, CV_32S);
+  std::vector<std::uint8_t> holdsBone(static_cast<std::size_t>(count), 0);
+  for (int y = 0; y < bone.rows; ++y) {
+    const std::uint8_t* b = bone.ptr<std::uint8_t>(y);
+    const int* label = labels.ptr<int>(y);
+    for (int x = 0; x < bone.cols; ++x) {
+      if (b[x] != 0) {
+        holdsBone[static_cast<std::size_t>(label[x])] = 255;
+      }
+    }
+  }
+  holdsBone[0] = 0;
+  cv::Mat reach(bone.size(), CV_8U);
+  for (int y = 0; y < bone.rows; ++y) {
+    const int* label = labels.ptr<int>(y);
+    std::uint8_t* out = reach.ptr<std::uint8_t>(y);
+    for (int x = 0; x < bone.cols; ++x) {
+      out[x] = holdsBone[static_cast<std::size_t>(label[x])];
+    }
+  }
+  return reach;
+}
+
+/// The frame lengthened along its axis as far as the faint bone goes on
+/// across it (at least faintBoneMinWidthShare of the bone's width, up to
+/// faintBoneMaxReachWidths widths past each end): the frame was sized to
+/// the bone mask, which may end where the metaphysis turns faint.
+ShaftFrame reachingFaintBone(const cv::Mat& image, const cv::Mat& faint, const cv::Mat& metal,
+                             ShaftFrame frame, const RadiographAnalysisParameters& p) {
+  // A refined frame reaches twice the bone's width either side of its axis.
+  const double boneWidth = 0.5 * frame.uHalf;
+  const int beyond = static_cast<int>(std::lround(p.faintBoneMaxReachWidths * boneWidth));
+  ShaftFrame longer = frame;
+  longer.sMin -= beyond;
+  longer.sMax += beyond;
+  const Edges e = boneEdges(straighten(image, faint, metal, longer), longer.uHalf);
+  const int rows = static_cast<int>(e.left.size());
+  const auto bone = [&](int i) {
+    return i >= 0 && i < rows && !std::isnan(e.left[static_cast<std::size_t>(i)]) &&
+           e.width(static_cast<std::size_t>(i)) >= p.faintBoneMinWidthShare * boneWidth;
+  };
+  int first = beyond;
+  int last = rows - 1 - beyond;
+  while (first > 0 && bone(first - 1)) {
+    --first;
+  }
+  while (last < rows - 1 && bone(last + 1)) {
+    ++last;
+  }
+  frame.sMin -= beyond - first;
+  frame.sMax += last - (rows - 1 - beyond);
+  return frame;
 }
 
 /// Rows of the straightened shaft, first to last inclusive.
@@ -1564,11 +1650,38 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   // The fracture search goes on into each metaphysis (distal tibia and
   // radius fractures lie there) while the bone stays moderately wide and
   // inside the image, and stops a shaft width short of where the bone ends
-  // or flares into its joint: the joint line is no fracture.
+  // or flares into its joint: the joint line is no fracture. Where the
+  // bone mask ends early (a faint metaphysis), the faint bone connected to
+  // it carries the search on while it stays under faintBoneFlareFactor of
+  // its own width along the diaphysis (the faint mask takes in some soft
+  // tissue at the edges, and the joint's bones beyond: it is held to a
+  // tighter flare).
+  std::vector<double> faintWidths;
+  double faintShaftWidth = kNaN;
+  if (!st.faint.empty()) {
+    Straightened faint = st;
+    faint.bone = st.faint;
+    const Edges faintEdges = boneEdges(faint, st.frame.uHalf);
+    faintWidths.resize(faintEdges.left.size());
+    for (std::size_t i = 0; i < faintWidths.size(); ++i) {
+      faintWidths[i] = faintEdges.width(i);
+    }
+    faintWidths = medianFiltered(faintWidths, 4);
+    faintShaftWidth =
+        median(std::vector<double>(faintWidths.begin() + first, faintWidths.begin() + last + 1));
+  }
+  const auto faintWithin = [&](int i) {
+    if (std::isnan(faintShaftWidth)) {
+      return false;
+    }
+    const double w = faintWidths[static_cast<std::size_t>(i)];
+    return !std::isnan(w) && w < p.faintBoneFlareFactor * faintShaftWidth &&
+           w > 0.5 * faintShaftWidth;
+  };
   const auto metaphysisEnd = [&](int from, int step) {
     int i = from;
     for (int next = from + step; next >= 0 && next < n; next += step) {
-      if (!within(next, p.metaphysisFlareFactor) || !insideImage(next)) {
+      if (!(within(next, p.metaphysisFlareFactor) || faintWithin(next)) || !insideImage(next)) {
         break;
       }
       i = next;
@@ -2671,7 +2784,14 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
   cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
   opaque &= metal;
-  Straightened st = straighten(working, bone, metal, *frame, opaque);
+  // The strip along a frame, lengthened over the faint bone connected to
+  // the mask it was found on.
+  const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found) {
+    const cv::Mat faint = faintBoneReach(maps, mask, metal, p);
+    return straighten(working, mask, metal, reachingFaintBone(working, faint, metal, found, p),
+                      opaque, faint);
+  };
+  Straightened st = straightenedWithFaintBone(bone, *frame);
   std::optional<ShaftModel> model = modelShaft(st, p);
   // A long bone's shaft is a fifth of its limb's width or more. Narrower
   // (or not found at all), the bone mask has split it (thin walls around a
@@ -2681,7 +2801,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
     const cv::Mat bridged = bridgedBone(maps, bone, metal, p);
     if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal, p)) {
-      Straightened bridgedSt = straighten(working, bridged, metal, *wider, opaque);
+      Straightened bridgedSt = straightenedWithFaintBone(bridged, *wider);
       std::optional<ShaftModel> bridgedModel = modelShaft(bridgedSt, p);
       if (bridgedModel && (!model || bridgedModel->width > model->width)) {
         st = std::move(bridgedSt);

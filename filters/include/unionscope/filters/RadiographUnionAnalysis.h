@@ -215,6 +215,19 @@ struct RadiographAnalysisParameters {
   /// ...stopping this many shaft widths short of where the bone ends or
   /// flares further: the joint line is not a fracture.
   double jointMarginWidths = 1.0;
+  /// A metaphysis' thin cortex and trabecular bone can stand too little
+  /// above the soft tissue for the bone mask (distal radius). The faint
+  /// bone connected to the bone (local contrast boneBridgeLevel of the
+  /// bone's above soft tissue) carries the search on while it is at least
+  /// faintBoneMinWidthShare of the shaft's width (up to
+  /// faintBoneMaxReachWidths widths past the bone mask's end) and under
+  /// faintBoneFlareFactor of its width along the diaphysis: it takes in
+  /// the joint's other bones too, so it is held to a tighter flare than
+  /// the bone mask (the distal tibia flares to about twice the shaft's
+  /// width before its joint).
+  double faintBoneMinWidthShare = 0.3;
+  double faintBoneMaxReachWidths = 4.0;
+  double faintBoneFlareFactor = 2.0;
   /// Line evidence in the metaphysis is weighted by this share: trabecular
   /// texture shows faint lines too, so a shaft line wins a close call.
   double metaphysisEvidenceWeight = 0.8;
