@@ -966,7 +966,7 @@ std::optional<ComponentAxis> initialFrame(const cv::Mat& boneMask, const cv::Mat
 /// u = j - uHalf.
 struct Straightened {
   ShaftFrame frame;
-  cv::Mat image;      ///< CV_32F
+  cv::Mat image;      ///< CV_32F; empty when only the masks were resampled
   cv::Mat bone;       ///< CV_8U
   cv::Mat metal;      ///< CV_8U
   cv::Size imageSize; ///< of the working image it was sampled from
@@ -977,8 +977,8 @@ struct Straightened {
   /// CV_8U: the faint bone connected to the bone (see faintBoneReach);
   /// empty while only the frame is being fitted.
   cv::Mat faint;
-  [[nodiscard]] int rows() const { return image.rows; }
-  [[nodiscard]] int cols() const { return image.cols; }
+  [[nodiscard]] int rows() const { return bone.rows; }
+  [[nodiscard]] int cols() const { return bone.cols; }
   [[nodiscard]] double u(int column) const { return column - frame.uHalf; }
   [[nodiscard]] int column(double u) const {
     return static_cast<int>(std::lround(u + frame.uHalf));
@@ -993,7 +993,7 @@ Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat
                         const cv::Mat& faint = cv::Mat()) {
   Straightened out;
   out.frame = frame;
-  out.imageSize = image.size();
+  out.imageSize = bone.size();
   const int rows = std::max(8, static_cast<int>(std::ceil(frame.sMax - frame.sMin)));
   const int cols = std::max(8, static_cast<int>(std::ceil(2 * frame.uHalf)) + 1);
   cv::Mat mapX(rows, cols, CV_32F), mapY(rows, cols, CV_32F);
@@ -1004,7 +1004,9 @@ Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat
       mapY.at<float>(i, j) = static_cast<float>(p.y);
     }
   }
-  cv::remap(image, out.image, mapX, mapY, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  if (!image.empty()) {
+    cv::remap(image, out.image, mapX, mapY, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  }
   cv::remap(bone, out.bone, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
   cv::remap(metal, out.metal, mapX, mapY, cv::INTER_NEAREST, cv::BORDER_CONSTANT, 0);
   if (!opaque.empty()) {
@@ -1119,7 +1121,8 @@ std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
     }
     frame.sMin = sLo;
     frame.sMax = sHi;
-    const Straightened st = straighten(image, bone, metal, frame);
+    // Only the masks: the edges are all the refinement reads.
+    const Straightened st = straighten(cv::Mat(), bone, metal, frame);
     const Edges e = boneEdges(st, frame.uHalf);
     std::vector<double> widths;
     for (std::size_t i = 0; i < e.left.size(); ++i) {
@@ -1258,37 +1261,40 @@ cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& 
   return closed;
 }
 
-/// The bone with the faint bone connected to it: the local contrast above
-/// faintBoneLevel, in the components that hold bone. A metaphysis' thin
-/// cortex and trabecular bone stand less above the soft tissue than the
-/// shaft's cortex, and the bone level often leaves them out; a faint
-/// region not touching the bone (soft tissue, a cast's weave) is not
-/// taken.
+/// The bone with the faint bone connected to it, within `area`: the local
+/// contrast above faintBoneLevel, in the components that hold bone. A
+/// metaphysis' thin cortex and trabecular bone stand less above the soft
+/// tissue than the shaft's cortex, and the bone level often leaves them
+/// out; a faint region not touching the bone (soft tissue, a cast's weave)
+/// is not taken. Outside `area` the mask is empty.
 cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
-                       const RadiographAnalysisParameters& p) {
+                       const cv::Rect& area, const RadiographAnalysisParameters& p) {
+  cv::Mat reach = cv::Mat::zeros(bone.size(), CV_8U);
   const double level = faintBoneLevel(maps, bone, metal, p);
-  if (std::isnan(level)) {
-    return bone.clone();
+  if (std::isnan(level) || area.empty()) {
+    bone(area).copyTo(reach(area));
+    return reach;
   }
-  const cv::Mat candidates = (maps.contrast > level) | bone;
+  const cv::Mat boneThere = bone(area);
+  const cv::Mat candidates = (maps.contrast(area) > level) | boneThere;
   cv::Mat labels;
   const int count = cv::connectedComponents(candidates, labels, 8, CV_32S);
   std::vector<std::uint8_t> holdsBone(static_cast<std::size_t>(count), 0);
-  for (int y = 0; y < bone.rows; ++y) {
-    const std::uint8_t* b = bone.ptr<std::uint8_t>(y);
+  for (int y = 0; y < area.height; ++y) {
+    const std::uint8_t* b = boneThere.ptr<std::uint8_t>(y);
     const int* label = labels.ptr<int>(y);
-    for (int x = 0; x < bone.cols; ++x) {
+    for (int x = 0; x < area.width; ++x) {
       if (b[x] != 0) {
         holdsBone[static_cast<std::size_t>(label[x])] = 255;
       }
     }
   }
   holdsBone[0] = 0;
-  cv::Mat reach(bone.size(), CV_8U);
-  for (int y = 0; y < bone.rows; ++y) {
+  cv::Mat reachThere = reach(area);
+  for (int y = 0; y < area.height; ++y) {
     const int* label = labels.ptr<int>(y);
-    std::uint8_t* out = reach.ptr<std::uint8_t>(y);
-    for (int x = 0; x < bone.cols; ++x) {
+    std::uint8_t* out = reachThere.ptr<std::uint8_t>(y);
+    for (int x = 0; x < area.width; ++x) {
       out[x] = holdsBone[static_cast<std::size_t>(label[x])];
     }
   }
@@ -1298,31 +1304,38 @@ cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, const cv::Ma
 /// The frame lengthened along its axis as far as the faint bone goes on
 /// across it (at least faintBoneMinWidthShare of the bone's width, up to
 /// faintBoneMaxReachWidths widths past each end): the frame was sized to
-/// the bone mask, which may end where the metaphysis turns faint.
-ShaftFrame reachingFaintBone(const cv::Mat& image, const cv::Mat& faint, const cv::Mat& metal,
-                             ShaftFrame frame, const RadiographAnalysisParameters& p) {
+/// the bone mask, which may end where the metaphysis turns faint. Only the
+/// stretches past the frame's ends are resampled, and only the mask.
+ShaftFrame reachingFaintBone(const cv::Mat& faint, const cv::Mat& metal, ShaftFrame frame,
+                             const RadiographAnalysisParameters& p) {
   // A refined frame reaches twice the bone's width either side of its axis.
   const double boneWidth = 0.5 * frame.uHalf;
-  const int beyond = static_cast<int>(std::lround(p.faintBoneMaxReachWidths * boneWidth));
-  ShaftFrame longer = frame;
-  longer.sMin -= beyond;
-  longer.sMax += beyond;
-  const Edges e = boneEdges(straighten(image, faint, metal, longer), longer.uHalf);
-  const int rows = static_cast<int>(e.left.size());
-  const auto bone = [&](int i) {
-    return i >= 0 && i < rows && !std::isnan(e.left[static_cast<std::size_t>(i)]) &&
-           e.width(static_cast<std::size_t>(i)) >= p.faintBoneMinWidthShare * boneWidth;
+  const double beyond = std::round(p.faintBoneMaxReachWidths * boneWidth);
+  if (beyond < 1) {
+    return frame;
+  }
+  // How many rows of the stretch from sMin to sMax, counted from its last
+  // row (step -1) or its first (+1), hold the faint bone without a break.
+  const auto held = [&](double sMin, double sMax, int step) {
+    ShaftFrame stretch = frame;
+    stretch.sMin = sMin;
+    stretch.sMax = sMax;
+    const Edges e = boneEdges(straighten(cv::Mat(), faint, metal, stretch), stretch.uHalf);
+    const int rows = static_cast<int>(e.left.size());
+    int count = 0;
+    for (int i = step < 0 ? rows - 1 : 0; i >= 0 && i < rows; i += step, ++count) {
+      const auto k = static_cast<std::size_t>(i);
+      if (std::isnan(e.left[k]) || e.width(k) < p.faintBoneMinWidthShare * boneWidth) {
+        break;
+      }
+    }
+    // (A stretch is at least 8 rows long.)
+    return std::min<double>(count, beyond);
   };
-  int first = beyond;
-  int last = rows - 1 - beyond;
-  while (first > 0 && bone(first - 1)) {
-    --first;
-  }
-  while (last < rows - 1 && bone(last + 1)) {
-    ++last;
-  }
-  frame.sMin -= beyond - first;
-  frame.sMax += last - (rows - 1 - beyond);
+  const double before = held(frame.sMin - beyond, frame.sMin, -1);
+  const double after = held(frame.sMax, frame.sMax + beyond, 1);
+  frame.sMin -= before;
+  frame.sMax += after;
   return frame;
 }
 
@@ -2787,9 +2800,18 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // The strip along a frame, lengthened over the faint bone connected to
   // the mask it was found on.
   const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found) {
-    const cv::Mat faint = faintBoneReach(maps, mask, metal, p);
-    return straighten(working, mask, metal, reachingFaintBone(working, faint, metal, found, p),
-                      opaque, faint);
+    // The faint bone matters only within the strip it can lengthen.
+    const double beyond = p.faintBoneMaxReachWidths * 0.5 * found.uHalf + 1;
+    std::vector<cv::Point2f> corners;
+    for (double s : {found.sMin - beyond, found.sMax + beyond}) {
+      for (double u : {-found.uHalf, found.uHalf}) {
+        corners.emplace_back(found.point(s, u));
+      }
+    }
+    const cv::Rect area = grownWithin(cv::boundingRect(corners), 1, mask.size());
+    const cv::Mat faint = faintBoneReach(maps, mask, metal, area, p);
+    return straighten(working, mask, metal, reachingFaintBone(faint, metal, found, p), opaque,
+                      faint);
   };
   Straightened st = straightenedWithFaintBone(bone, *frame);
   std::optional<ShaftModel> model = modelShaft(st, p);
