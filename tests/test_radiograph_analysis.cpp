@@ -1186,22 +1186,22 @@ TEST_F(FracAtlasFilm, TheBoneAPlateFixesIsTheBoneOfInterest) {
 
 TEST_F(FracAtlasFilm, TheSearchFollowsAFaintMetaphysisButNotIntoTheJoint) {
   // FracAtlas 0845, a lateral forearm: the distal radius' metaphysis stands
-  // too little above the soft tissue for the bone mask, which ends above
-  // the fracture, so the search ended there too. The faint bone connected
-  // to the bone carries it on. FracAtlas 2453, an AP distal tibia: the
-  // faint bone runs on through the ankle into the talus; held to twice its
-  // shaft's width, it stops short of the joint line, which would beat the
-  // fracture.
+  // too little above the soft tissue for the bone mask, whose width breaks
+  // up above the fracture, so the search ended there. The faint bone
+  // connected to the bone carries it on. FracAtlas 2453, an AP distal
+  // tibia: the faint bone runs on through the ankle into the talus; held
+  // to twice its shaft's width, it stops short of the joint line, which
+  // would beat the fracture.
   for (const char* name : {"IMG0000845", "IMG0002453"}) {
     SCOPED_TRACE(name);
     const AtlasFilmResult film = analyzeAtlasFilm(name);
     EXPECT_TRUE(film.result.fractureFound);
     EXPECT_TRUE(film.hit);
   }
-  // Without the faint bone's reach, the line is not found in 0845's box.
-  RadiographAnalysisParameters withoutReach;
-  withoutReach.faintBoneFlareFactor = 0;
-  EXPECT_FALSE(analyzeAtlasFilm("IMG0000845", withoutReach).hit);
+  // Without the faint bone, 0845's line is not found in its box.
+  RadiographAnalysisParameters withoutFaintBone;
+  withoutFaintBone.faintBoneFlareFactor = 0;
+  EXPECT_FALSE(analyzeAtlasFilm("IMG0000845", withoutFaintBone).hit);
   // Held only to the bone mask's flare, it reaches 2453's joint line.
   RadiographAnalysisParameters looser;
   looser.faintBoneFlareFactor = looser.metaphysisFlareFactor;

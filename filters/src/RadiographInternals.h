@@ -303,14 +303,6 @@ Straightened straighten(const cv::Mat& image, const cv::Mat& bone, const cv::Mat
 std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
                                      const cv::Mat& metal, const RadiographAnalysisParameters& p);
 
-/// The frame lengthened along its axis as far as the faint bone goes on
-/// across it (at least faintBoneMinWidthShare of the bone's width, up to
-/// faintBoneMaxReachWidths widths past each end): the frame was sized to
-/// the bone mask, which may end where the metaphysis turns faint. Only the
-/// stretches past the frame's ends are resampled, and only the mask.
-ShaftFrame reachingFaintBone(const cv::Mat& faint, const cv::Mat& metal, ShaftFrame frame,
-                             const RadiographAnalysisParameters& p);
-
 /// The shaft's edges, width, levels and the rows searched for the fracture
 /// on the straightened strip; none when no shaft is found on it.
 std::optional<ShaftModel> modelShaft(const Straightened& st, const RadiographAnalysisParameters& p);

@@ -538,39 +538,6 @@ std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
   return frame;
 }
 
-ShaftFrame reachingFaintBone(const cv::Mat& faint, const cv::Mat& metal, ShaftFrame frame,
-                             const RadiographAnalysisParameters& p) {
-  // A refined frame reaches twice the bone's width either side of its axis.
-  const double boneWidth = 0.5 * frame.uHalf;
-  const double beyond = std::round(p.faintBoneMaxReachWidths * boneWidth);
-  if (beyond < 1) {
-    return frame;
-  }
-  // How many rows of the stretch from sMin to sMax, counted from its last
-  // row (step -1) or its first (+1), hold the faint bone without a break.
-  const auto held = [&](double sMin, double sMax, int step) {
-    ShaftFrame stretch = frame;
-    stretch.sMin = sMin;
-    stretch.sMax = sMax;
-    const Edges e = boneEdges(straighten(cv::Mat(), faint, metal, stretch), stretch.uHalf);
-    const int rows = static_cast<int>(e.left.size());
-    int count = 0;
-    for (int i = step < 0 ? rows - 1 : 0; i >= 0 && i < rows; i += step, ++count) {
-      const auto k = static_cast<std::size_t>(i);
-      if (std::isnan(e.left[k]) || e.width(k) < p.faintBoneMinWidthShare * boneWidth) {
-        break;
-      }
-    }
-    // (A stretch is at least 8 rows long.)
-    return std::min<double>(count, beyond);
-  };
-  const double before = held(frame.sMin - beyond, frame.sMin, -1);
-  const double after = held(frame.sMax, frame.sMax + beyond, 1);
-  frame.sMin -= before;
-  frame.sMax += after;
-  return frame;
-}
-
 std::optional<ShaftModel> modelShaft(const Straightened& st,
                                      const RadiographAnalysisParameters& p) {
   ShaftModel m;
@@ -679,12 +646,14 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   // The fracture search goes on into each metaphysis (distal tibia and
   // radius fractures lie there) while the bone stays moderately wide and
   // inside the image, and stops a shaft width short of where the bone ends
-  // or flares into its joint: the joint line is no fracture. Where the
-  // bone mask ends early (a faint metaphysis), the faint bone connected to
-  // it carries the search on while it stays under faintBoneFlareFactor of
-  // its own width along the diaphysis (the faint mask takes in some soft
-  // tissue at the edges, and the joint's bones beyond: it is held to a
-  // tighter flare).
+  // or flares into its joint: the joint line is no fracture. The bone
+  // mask often keeps only the bone's densest part, and ends, narrows or
+  // jumps wide (a neighbour taken in) where the metaphysis turns faint.
+  // The faint bone connected to it follows the whole bone, and carries the
+  // search on too while its width stays under faintBoneFlareFactor of its
+  // own width along the diaphysis: it takes in some soft tissue at the
+  // edges and the joint's bones beyond, so it is held to a tighter flare
+  // than the mask.
   std::vector<double> faintWidths;
   double faintShaftWidth = kNaN;
   if (!st.faint.empty()) {

@@ -13,7 +13,36 @@
 #include <stdexcept>
 
 namespace unionscope {
-using namespace radiograph;
+
+// The steps of the analysis (RadiographInternals.h), named one by one: a
+// using-directive would make any later unionscope name that an internal
+// shares ambiguous here.
+using radiograph::bridgedBone;
+using radiograph::callusEdges;
+using radiograph::cortexGapRow;
+using radiograph::faintBoneReach;
+using radiograph::FilmRange;
+using radiograph::findBone;
+using radiograph::findMetal;
+using radiograph::FractureCandidate;
+using radiograph::grownWithin;
+using radiograph::intactEdge;
+using radiograph::Line;
+using radiograph::locateFracture;
+using radiograph::measureSide;
+using radiograph::modelShaft;
+using radiograph::rangeOf;
+using radiograph::scoreSide;
+using radiograph::ShaftFrame;
+using radiograph::shaftFrame;
+using radiograph::ShaftModel;
+using radiograph::SideMeasure;
+using radiograph::straighten;
+using radiograph::Straightened;
+using radiograph::TissueMaps;
+using radiograph::tissueMaps;
+using radiograph::toMat;
+
 namespace {
 
 std::array<double, 2> toOriginal(const cv::Point2d& working, double scale) {
@@ -214,19 +243,18 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   opaque &= metal;
   // The strip along a frame, lengthened over the faint bone connected to
   // the mask it was found on.
+  // The strip along a frame, with the faint bone connected to the mask it
+  // was found on (labelled within the strip's box only).
   const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found) {
-    // The faint bone matters only within the strip it can lengthen.
-    const double beyond = p.faintBoneMaxReachWidths * 0.5 * found.uHalf + 1;
     std::vector<cv::Point2f> corners;
-    for (double s : {found.sMin - beyond, found.sMax + beyond}) {
+    for (double s : {found.sMin, found.sMax}) {
       for (double u : {-found.uHalf, found.uHalf}) {
         corners.emplace_back(found.point(s, u));
       }
     }
     const cv::Rect area = grownWithin(cv::boundingRect(corners), 1, mask.size());
-    const cv::Mat faint = faintBoneReach(maps, mask, metal, area, p);
-    return straighten(working, mask, metal, reachingFaintBone(faint, metal, found, p), opaque,
-                      faint);
+    return straighten(working, mask, metal, found, opaque,
+                      faintBoneReach(maps, mask, metal, area, p));
   };
   Straightened st = straightenedWithFaintBone(bone, *frame);
   std::optional<ShaftModel> model = modelShaft(st, p);

@@ -647,8 +647,6 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"shaft_flare_factor", p.shaftFlareFactor},
           {"metaphysis_flare_factor", p.metaphysisFlareFactor},
           {"joint_margin_widths", p.jointMarginWidths},
-          {"faint_bone_min_width_share", p.faintBoneMinWidthShare},
-          {"faint_bone_max_reach_widths", p.faintBoneMaxReachWidths},
           {"faint_bone_flare_factor", p.faintBoneFlareFactor},
           {"film_edge_margin_widths", p.filmEdgeMarginWidths},
           {"metaphysis_evidence_weight", p.metaphysisEvidenceWeight},

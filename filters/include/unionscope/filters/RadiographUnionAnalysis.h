@@ -216,17 +216,14 @@ struct RadiographAnalysisParameters {
   /// flares further: the joint line is not a fracture.
   double jointMarginWidths = 1.0;
   /// A metaphysis' thin cortex and trabecular bone can stand too little
-  /// above the soft tissue for the bone mask (distal radius). The faint
-  /// bone connected to the bone (local contrast boneBridgeLevel of the
-  /// bone's above soft tissue) carries the search on while it is at least
-  /// faintBoneMinWidthShare of the shaft's width (up to
-  /// faintBoneMaxReachWidths widths past the bone mask's end) and under
+  /// above the soft tissue for the bone mask (distal radius), whose width
+  /// then ends or breaks up early. The faint bone connected to the bone
+  /// (local contrast boneBridgeLevel of the bone's above soft tissue) also
+  /// carries the search on, while its width stays under
   /// faintBoneFlareFactor of its width along the diaphysis: it takes in
   /// the joint's other bones too, so it is held to a tighter flare than
   /// the bone mask (the distal tibia flares to about twice the shaft's
-  /// width before its joint).
-  double faintBoneMinWidthShare = 0.3;
-  double faintBoneMaxReachWidths = 4.0;
+  /// width before its joint). 0 turns it off.
   double faintBoneFlareFactor = 2.0;
   /// Line evidence in the metaphysis is weighted by this share: trabecular
   /// texture shows faint lines too, so a shaft line wins a close call.
