@@ -257,23 +257,29 @@ TissueMaps tissueMaps(const cv::Mat& image, const RadiographAnalysisParameters& 
 cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
                  const RadiographAnalysisParameters& p, bool recoverBone);
 
+/// The level of faint bone in the local contrast: boneBridgeLevel of the
+/// bone's contrast above the soft tissue's (medians over the body, metal
+/// left out). NaN when either is missing.
+double faintBoneLevel(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+                      const RadiographAnalysisParameters& p);
+
 /// The bone mask with its splits bridged: closed by a disc of
 /// boneBridgeLimbShare of the limb's half-width, where the local contrast
-/// stays above soft tissue by boneBridgeLevel of the bone's (medians over
-/// the body, metal left out). The canal between two thin walls, still
-/// bone in projection, is bridged; the soft tissue between two bones is
-/// not.
-cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+/// stays above `faintLevel` (faintBoneLevel of `bone`). The canal between
+/// two thin walls, still bone in projection, is bridged; the soft tissue
+/// between two bones is not.
+cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, double faintLevel,
                     const RadiographAnalysisParameters& p);
 
 /// The bone with the faint bone connected to it, within `area`: the local
-/// contrast above faintBoneLevel, in the components that hold bone. A
-/// metaphysis' thin cortex and trabecular bone stand less above the soft
-/// tissue than the shaft's cortex, and the bone level often leaves them
-/// out; a faint region not touching the bone (soft tissue, a cast's weave)
-/// is not taken. Outside `area` the mask is empty.
-cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
-                       const cv::Rect& area, const RadiographAnalysisParameters& p);
+/// contrast above `faintLevel` (faintBoneLevel of `bone`), in the
+/// components that hold bone. A metaphysis' thin cortex and trabecular
+/// bone stand less above the soft tissue than the shaft's cortex, and the
+/// bone level often leaves them out; a faint region not touching the bone
+/// (soft tissue, a cast's weave) is not taken. Outside `area` the mask is
+/// empty.
+cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, double faintLevel,
+                       const cv::Rect& area);
 
 // ---- RadiographMetal.cpp ----
 

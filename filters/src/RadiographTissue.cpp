@@ -124,20 +124,6 @@ cv::Mat withBoneRecovered(const cv::Mat& contrast, const cv::Mat& tissue, const 
   return std::isnan(level) ? bone : cv::Mat(contrast8 > level);
 }
 
-/// The level of faint bone in the local contrast: boneBridgeLevel of the
-/// bone's contrast above the soft tissue's (medians over the body, metal
-/// left out). NaN when either is missing.
-double faintBoneLevel(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
-                      const RadiographAnalysisParameters& p) {
-  const cv::Mat tissue = maps.body & (metal == 0);
-  const double soft = percentile(maps.contrast, tissue & (bone == 0), 0.5);
-  const double boneContrast = percentile(maps.contrast, tissue & bone, 0.5);
-  if (std::isnan(soft) || std::isnan(boneContrast)) {
-    return kNaN;
-  }
-  return soft + p.boneBridgeLevel * (boneContrast - soft);
-}
-
 } // namespace
 
 TissueMaps tissueMaps(const cv::Mat& image, const RadiographAnalysisParameters& p) {
@@ -189,10 +175,20 @@ cv::Mat findBone(const TissueMaps& maps, const cv::Mat& metal,
   return bone;
 }
 
-cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+double faintBoneLevel(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
+                      const RadiographAnalysisParameters& p) {
+  const cv::Mat tissue = maps.body & (metal == 0);
+  const double soft = percentile(maps.contrast, tissue & (bone == 0), 0.5);
+  const double boneContrast = percentile(maps.contrast, tissue & bone, 0.5);
+  if (std::isnan(soft) || std::isnan(boneContrast)) {
+    return kNaN;
+  }
+  return soft + p.boneBridgeLevel * (boneContrast - soft);
+}
+
+cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, double faintLevel,
                     const RadiographAnalysisParameters& p) {
-  const double level = faintBoneLevel(maps, bone, metal, p);
-  if (std::isnan(level)) {
+  if (std::isnan(faintLevel)) {
     return bone;
   }
   const int size =
@@ -200,20 +196,19 @@ cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& 
   cv::Mat closed;
   cv::morphologyEx(bone, closed, cv::MORPH_CLOSE,
                    cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(size, size)));
-  closed &= (maps.contrast > level) | bone;
+  closed &= (maps.contrast > faintLevel) | bone;
   return closed;
 }
 
-cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, const cv::Mat& metal,
-                       const cv::Rect& area, const RadiographAnalysisParameters& p) {
+cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, double faintLevel,
+                       const cv::Rect& area) {
   cv::Mat reach = cv::Mat::zeros(bone.size(), CV_8U);
-  const double level = faintBoneLevel(maps, bone, metal, p);
-  if (std::isnan(level) || area.empty()) {
+  if (std::isnan(faintLevel) || area.empty()) {
     bone(area).copyTo(reach(area));
     return reach;
   }
   const cv::Mat boneThere = bone(area);
-  const cv::Mat candidates = (maps.contrast(area) > level) | boneThere;
+  const cv::Mat candidates = (maps.contrast(area) > faintLevel) | boneThere;
   cv::Mat labels;
   const int count = cv::connectedComponents(candidates, labels, 8, CV_32S);
   std::vector<std::uint8_t> holdsBone(static_cast<std::size_t>(count), 0);

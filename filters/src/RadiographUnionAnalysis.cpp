@@ -20,6 +20,7 @@ namespace unionscope {
 using radiograph::bridgedBone;
 using radiograph::callusEdges;
 using radiograph::cortexGapRow;
+using radiograph::faintBoneLevel;
 using radiograph::faintBoneReach;
 using radiograph::FilmRange;
 using radiograph::findBone;
@@ -241,11 +242,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
   cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
   opaque &= metal;
-  // The strip along a frame, lengthened over the faint bone connected to
-  // the mask it was found on.
   // The strip along a frame, with the faint bone connected to the mask it
-  // was found on (labelled within the strip's box only).
-  const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found) {
+  // was found on (labelled within the strip's box only; `faintLevel` is
+  // that mask's faintBoneLevel).
+  const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found,
+                                             double faintLevel) {
     std::vector<cv::Point2f> corners;
     for (double s : {found.sMin, found.sMax}) {
       for (double u : {-found.uHalf, found.uHalf}) {
@@ -254,9 +255,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     }
     const cv::Rect area = grownWithin(cv::boundingRect(corners), 1, mask.size());
     return straighten(working, mask, metal, found, opaque,
-                      faintBoneReach(maps, mask, metal, area, p));
+                      faintBoneReach(maps, mask, faintLevel, area));
   };
-  Straightened st = straightenedWithFaintBone(bone, *frame);
+  // Both the faint bone and the bridging of a split mask take this level.
+  const double faintLevel = faintBoneLevel(maps, bone, metal, p);
+  Straightened st = straightenedWithFaintBone(bone, *frame, faintLevel);
   std::optional<ShaftModel> model = modelShaft(st, p);
   // A long bone's shaft is a fifth of its limb's width or more. Narrower
   // (or not found at all), the bone mask has split it (thin walls around a
@@ -264,9 +267,10 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // was taken for the shaft: its split is bridged, and the wider shaft
   // kept.
   if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
-    const cv::Mat bridged = bridgedBone(maps, bone, metal, p);
+    const cv::Mat bridged = bridgedBone(maps, bone, faintLevel, p);
     if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal, p)) {
-      Straightened bridgedSt = straightenedWithFaintBone(bridged, *wider);
+      Straightened bridgedSt =
+          straightenedWithFaintBone(bridged, *wider, faintBoneLevel(maps, bridged, metal, p));
       std::optional<ShaftModel> bridgedModel = modelShaft(bridgedSt, p);
       if (bridgedModel && (!model || bridgedModel->width > model->width)) {
         st = std::move(bridgedSt);
