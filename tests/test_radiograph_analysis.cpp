@@ -1305,14 +1305,34 @@ TEST(RadiographAnalysis, AnObliqueCleftSeenObliquelyIsFoundWhereItCutsEachCortex
   analyzedWithLineNearTruth(ap);
 }
 
+TEST(RadiographAnalysis, AnObliqueLineIsDrawnWhereTheCleftMeetsEachEdge) {
+  // Phantom 300 with its fracture plane at 45 degrees, lateral films: the
+  // plane is seen edge-on. The cortex band dips where the cleft crosses the
+  // band, a tenth of a shaft width inside the edge; taken for where the
+  // cleft meets the edge, each end of the line sat that far again along the
+  // shaft toward the middle (1.9-2.7 mm from the truth). The cleft is now
+  // followed from the band's inner half through its outer half to the edge
+  // (0.3-0.7 mm).
+  for (const double weeks : {6.0, 12.0, 24.0}) {
+    SCOPED_TRACE(weeks);
+    const FilmWithTruth lateral =
+        cohortFilm(300, phantom::Scenario::NormalHealing, phantom::Implant::None, weeks,
+                   RadiographView::Lateral, obliqueAt45Degrees);
+    const RadiographAnalysisResult result = analyzedWithLineNearTruth(lateral);
+    if (result.fractureFound) {
+      EXPECT_LE(lineErrorMm(result, lateral), 1.2);
+    }
+  }
+}
+
 TEST(RadiographAnalysis, AnObliqueCleftIsFoundWhereItCrossesTheCollar) {
   // Phantom 300 with its fracture plane at 45 degrees, 6 weeks, lateral
   // film: the plane is seen edge-on, both collars cleft (truth 2). Each
-  // cortex's gap row is found in the middle of its band; along the 45
-  // degree line the cleft meets the collar outside the edge about a tenth
-  // of a shaft width further along the shaft. Read only within two rows of
-  // the gap row, the collar kept 0.8-0.9 of its density there and both
-  // cortices were called bridged (3).
+  // cortex is measured at the row where its band dips (CortexGapRows::
+  // inBand); along the 45 degree line the cleft meets the collar outside
+  // the edge about a tenth of a shaft width further along the shaft. Read
+  // only within two rows of the gap row, the collar kept 0.8-0.9 of its
+  // density there and both cortices were called bridged (3).
   const FilmWithTruth lateral =
       cohortFilm(300, phantom::Scenario::NormalHealing, phantom::Implant::None, 6,
                  RadiographView::Lateral, obliqueAt45Degrees);
@@ -1605,9 +1625,10 @@ TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplay
   EXPECT_GE(unionAgreementOf(tally), 0.90);
   EXPECT_GE(tally.linesNearTruth, 79);
   // The line's angle says how far the plane runs along the other view's
-  // beam (obliqueToBeamNote): median 0.7, 90th percentile 6.6 degrees.
+  // beam (obliqueToBeamNote): median 0.6, 90th percentile 3.1 degrees (0.7
+  // and 6.6 before the line's ends were followed out to the edges).
   EXPECT_LE(tiltMedian, 2.0);
-  EXPECT_LE(tilt90, 10.0);
+  EXPECT_LE(tilt90, 6.0);
   // Implants against the generator's metal truth (a screw's tip or a plate's
   // rim within 1 mm either way is not counted).
   EXPECT_GE(metalRecallOf(tally), 0.95);
@@ -1642,6 +1663,10 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // union rises: radius 8 mm 0.650 -> 0.627 (143 -> 153 scored), 0.3 mm
       // pixels 0.824 -> 0.803 (148 -> 157), 45 degrees 0.766 -> 0.705
       // (94 -> 122).
+      // Agreement 0.669 -> 0.660 (154 -> 156 scored) once the line's ends
+      // are followed out to the edges: 301's lateral line at 24 weeks (3 mm
+      // off) now reads under smearedGapTiltDeg, and the AP film's two
+      // cortices are scored, not withdrawn (3 and 4, truth 4 and 3).
       {"narrow shaft (radius 8 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 8; }, 65, 0.64,
        0.80, 0.27, 0.98},
       // Union 0.800 -> 0.778 once a cortex's gap is looked for further when
@@ -1649,7 +1674,7 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // lateral, had been right with a line 13 mm off; with the line 3.5 mm
       // off, its posterior cortex reads cleft (1, truth 3) and the visit
       // not united.
-      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 68, 0.75,
+      {"wide shaft (radius 14 mm)", [](phantom::PatientSpec& s) { s.tibiaRadiusMm = 14; }, 75, 0.75,
        0.77, 0.95, 0.78},
       // Union 0.889 -> 0.844 once a split shaft is bridged (see
       // RadiographAnalysisParameters::shaftMinLimbShare): on the shaft taken
@@ -1662,7 +1687,7 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // wrong line (308 at 6 weeks, lateral 15 mm off, now none; 314 at 24
       // weeks, AP 7 mm off reading the lateral cortex 2; 311 at 24 weeks,
       // where a better AP line no longer flags the lateral film oblique).
-      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 68, 0.76,
+      {"thin cortex (2.5 mm)", [](phantom::PatientSpec& s) { s.cortexThicknessMm = 2.5; }, 74, 0.76,
        0.83, 0.90, 0.98},
       {"coarse pixels (0.3 mm)", [](phantom::PatientSpec& s) { s.radiographPixelMm = 0.3; }, 74,
        0.80, 0.86, 0.95, 0.98},
@@ -1674,8 +1699,10 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
        // (119 -> 135 cortices scored), agreement 0.714 -> 0.704. Lines 32 ->
        // 37, agreement 0.722, union 0.756 once each cortex's gap is looked
        // for where the ellipse of the cleft meets it
-       // (cortexGapFarWindowWidths).
-       36, 0.71, 0.75, 0.95, 0.98},
+       // (cortexGapFarWindowWidths). Lines 37 -> 41 once the line's ends
+       // are followed out to the edges (the edge-on films' 2-3 mm -> 0.3-0.7
+       // mm; see AnObliqueLineIsDrawnWhereTheCleftMeetsEachEdge).
+       41, 0.71, 0.75, 0.95, 0.98},
       // Every patient with an anteromedial frame instead (pins in each
       // fragment, clamps and a rod beside the limb). Metal recall is low by
       // design: the rod beside the limb projects grey, not saturated, and
@@ -1686,7 +1713,7 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
       // the rod or a clamp taken for the shaft, and lines at a pin (a pin's
       // blurred rim reads as a cortex's gap).
       {"external fixator",
-       [](phantom::PatientSpec& s) { s.implant = phantom::Implant::ExternalFixator; }, 56, 0.63,
+       [](phantom::PatientSpec& s) { s.implant = phantom::Implant::ExternalFixator; }, 57, 0.63,
        0.73, 0.62, 0.86},
   };
   for (const Variant& variant : variants) {

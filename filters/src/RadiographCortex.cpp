@@ -5,12 +5,96 @@
 namespace unionscope::radiograph {
 namespace {
 
-/// A cortex's gap: its row, and how deep a dip of the cortex band it is (in
-/// shares of the cortex's contrast; 0 where none was found).
+/// A cortex's gap: its rows (see CortexGapRows), and how deep a dip of the
+/// cortex band it is (in shares of the cortex's contrast; 0 where none was
+/// found).
 struct CortexGap {
-  double row = 0;
+  CortexGapRows rows;
   double dip = 0;
 };
+
+/// How far up from a dip's darkest row toward the window's brightest its
+/// floor reaches, as a share of that depth.
+constexpr double kDipFloorShare = 0.1;
+
+/// The mean of `row` over the columns `nearDepth` to `farDepth` inside the
+/// edge (`outward` points out of the bone), metal left out; NaN when there
+/// are none.
+double bandMean(const Straightened& st, const Line& edge, int outward, double nearDepth,
+                double farDepth, int row) {
+  const double e = edge.at(row);
+  double sum = 0;
+  int count = 0;
+  for (int j = static_cast<int>(std::lround(e - outward * farDepth));
+       outward * (j - e) <= -nearDepth; j += outward) {
+    if (j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(row, j) == 0) {
+      sum += st.image.at<float>(row, j);
+      ++count;
+    }
+  }
+  return count > 0 ? sum / count : kNaN;
+}
+
+/// The row where a cleft that dips the cortex band at `row` meets the
+/// bone's outer edge. The band is `band` columns inside the edge and dips
+/// where the cleft crosses it, which along an oblique cleft is rows away
+/// from where the cleft meets the edge (at 45 degrees, half a band or more:
+/// a line drawn from there misses the cleft at both cortices, and its angle
+/// reads too shallow). The cleft's course is read from the dips of the
+/// band's outer and inner halves and followed out to the edge. Where it runs
+/// along the beam (an ellipse seen nearly en face) both halves dip at the
+/// same row, which is kept.
+double atEdge(const Straightened& st, const Line& edge, int outward, double band, int row,
+              int reach) {
+  const int from = std::max(0, row - reach);
+  const int to = std::min(st.rows() - 1, row + reach);
+  // Per half: the middle of its dip's floor, the run of rows around the
+  // darkest within a tenth of the window's depth of it (a wide gap is dark
+  // over many rows, with no one darkest).
+  std::array<double, 2> dipRow{kNaN, kNaN};
+  for (int half = 0; half < 2; ++half) {
+    const double nearSide = half == 0 ? 0.0 : 0.5 * band;
+    const double farSide = half == 0 ? 0.5 * band : band;
+    std::vector<double> mean;
+    for (int i = from; i <= to; ++i) {
+      mean.push_back(bandMean(st, edge, outward, nearSide, farSide, i));
+    }
+    int darkest = -1;
+    double brightest = -1e30;
+    for (int k = 0; k < static_cast<int>(mean.size()); ++k) {
+      const double v = mean[static_cast<std::size_t>(k)];
+      if (std::isnan(v)) {
+        continue;
+      }
+      brightest = std::max(brightest, v);
+      if (darkest < 0 || v < mean[static_cast<std::size_t>(darkest)]) {
+        darkest = k;
+      }
+    }
+    if (darkest < 0) {
+      return row;
+    }
+    const double floorLevel =
+        mean[static_cast<std::size_t>(darkest)] +
+        kDipFloorShare * (brightest - mean[static_cast<std::size_t>(darkest)]);
+    const auto onFloor = [&](int k) {
+      return k >= 0 && k < static_cast<int>(mean.size()) &&
+             mean[static_cast<std::size_t>(k)] <= floorLevel;
+    };
+    int first = darkest, last = darkest;
+    while (onFloor(first - 1)) {
+      --first;
+    }
+    while (onFloor(last + 1)) {
+      ++last;
+    }
+    dipRow[static_cast<std::size_t>(half)] = from + 0.5 * (first + last);
+  }
+  // The halves' middles lie a quarter and three quarters of the band in:
+  // the edge is half their distance beyond the outer one.
+  const double toEdge = 0.5 * (dipRow[0] - dipRow[1]);
+  return std::clamp(dipRow[0] + toEdge, static_cast<double>(from), static_cast<double>(to));
+}
 
 /// Where the fracture crosses this side's cortex: the deepest dip of the
 /// cortex band's mean along the shaft, within `window` rows of where the line
@@ -26,25 +110,13 @@ CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edg
   const int to =
       std::min(st.rows() - 1, static_cast<int>(std::ceil(expectedRow + window)) + shoulder);
   if (to - from < 2 * shoulder + 1) {
-    return {expectedRow, 0.0};
+    return {{expectedRow, expectedRow}, 0.0};
   }
   std::vector<double> mean(static_cast<std::size_t>(to - from + 1), kNaN);
   for (int i = from; i <= to; ++i) {
-    const double e = edge.at(i);
-    double sum = 0;
-    int count = 0;
-    for (int j = static_cast<int>(std::lround(e - outward * band)); outward * (j - e) <= 0;
-         j += outward) {
-      if (j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(i, j) == 0) {
-        sum += st.image.at<float>(i, j);
-        ++count;
-      }
-    }
-    if (count > 0) {
-      mean[static_cast<std::size_t>(i - from)] = sum / count;
-    }
+    mean[static_cast<std::size_t>(i - from)] = bandMean(st, edge, outward, 0.0, band, i);
   }
-  CortexGap gap{expectedRow, 0.0};
+  CortexGap gap{{expectedRow, expectedRow}, 0.0};
   double best = -1e9;
   for (int i = from + shoulder; i <= to - shoulder; ++i) {
     const double centre = mean[static_cast<std::size_t>(i - from)];
@@ -67,8 +139,11 @@ CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edg
     const double score = dip / m.contrast() - 0.02 * std::abs(i - expectedRow) / window;
     if (score > best) {
       best = score;
-      gap = {static_cast<double>(i), dip / m.contrast()};
+      gap = {{static_cast<double>(i), static_cast<double>(i)}, dip / m.contrast()};
     }
+  }
+  if (gap.dip > 0) {
+    gap.rows.atEdge = atEdge(st, edge, outward, band, static_cast<int>(gap.rows.inBand), shoulder);
   }
   return gap;
 }
@@ -247,16 +322,16 @@ Line intactEdge(const ShaftModel& m, int side, double fractureRow) {
   return *fit;
 }
 
-double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
-                    double expectedRow, const RadiographAnalysisParameters& p) {
+CortexGapRows cortexGapRows(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
+                            double expectedRow, const RadiographAnalysisParameters& p) {
   const CortexGap near =
       cortexGap(st, m, edge, side, expectedRow, p.cortexGapWindowWidths * m.width);
   if (near.dip >= p.cortexGapMinDip) {
-    return near.row;
+    return near.rows;
   }
   const CortexGap further =
       cortexGap(st, m, edge, side, expectedRow, p.cortexGapFarWindowWidths * m.width);
-  return further.dip >= p.cortexGapMinDip ? further.row : near.row;
+  return further.dip >= p.cortexGapMinDip ? further.rows : near.rows;
 }
 
 SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line& edge,

@@ -159,6 +159,17 @@ struct FractureCandidate {
   double confidence = 0;
 };
 
+/// Where the fracture crosses one side's cortex.
+struct CortexGapRows {
+  /// Where the cleft dips the cortex band (the band's mean along the
+  /// shaft): the row the cortex is measured at (measureSide).
+  double inBand = 0;
+  /// Where the cleft meets the bone's outer edge: the line's end. Along an
+  /// oblique cleft, rows from inBand (half a band's width times the slope
+  /// or more); the same where there is no dip.
+  double atEdge = 0;
+};
+
 /// Bright-path test across the fracture zone on one side: the max-min path
 /// from above the line to below it through the cortex band and its callus.
 /// Returns the path's weakest level, and the cortex band's darkest row mean
@@ -337,8 +348,8 @@ Line intactEdge(const ShaftModel& m, int side, double fractureRow);
 /// shaft (cortexGapFarWindowWidths): an oblique cleft seen obliquely crosses
 /// its two profile cortices up to a shaft width apart along the shaft,
 /// further than the line through the middle reaches.
-double cortexGapRow(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
-                    double expectedRow, const RadiographAnalysisParameters& p);
+CortexGapRows cortexGapRows(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
+                            double expectedRow, const RadiographAnalysisParameters& p);
 
 /// What one side's cortex shows at the fracture: its gap, callus, bridging
 /// and the metal over it.

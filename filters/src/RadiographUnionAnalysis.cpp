@@ -19,7 +19,8 @@ namespace unionscope {
 // shares ambiguous here.
 using radiograph::bridgedBone;
 using radiograph::callusEdges;
-using radiograph::cortexGapRow;
+using radiograph::CortexGapRows;
+using radiograph::cortexGapRows;
 using radiograph::faintBoneLevel;
 using radiograph::faintBoneReach;
 using radiograph::FilmRange;
@@ -317,11 +318,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     // Each cortex measured at its own gap, near the line across the shaft.
     const double sideColumn = side == 0 ? l : r;
     const Line edge = intactEdge(*model, side, fracture.row);
-    const double gapRow =
-        cortexGapRow(st, *model, edge, side, fracture.row + fracture.slope * (sideColumn - c), p);
-    gapRows[static_cast<std::size_t>(side)] = gapRow;
-    gapColumns[static_cast<std::size_t>(side)] = edge.at(gapRow);
-    const SideMeasure m = measureSide(st, *model, edge, gapRow, fracture.slope, side, p);
+    const CortexGapRows gap =
+        cortexGapRows(st, *model, edge, side, fracture.row + fracture.slope * (sideColumn - c), p);
+    gapRows[static_cast<std::size_t>(side)] = gap.atEdge;
+    gapColumns[static_cast<std::size_t>(side)] = edge.at(gap.atEdge);
+    const SideMeasure m = measureSide(st, *model, edge, gap.inBand, fracture.slope, side, p);
     RadiographSideResult& out = result.sides[static_cast<std::size_t>(side)];
     out.cortex = sideCortex[static_cast<std::size_t>(side)];
     out.bridgingContrast = m.bridging;
