@@ -17,16 +17,22 @@ struct CortexGap {
 /// floor reaches, as a share of that depth.
 constexpr double kDipFloorShare = 0.1;
 
-/// The mean of `row` over the columns `nearDepth` to `farDepth` inside the
-/// edge (`outward` points out of the bone), metal left out; NaN when there
-/// are none.
+/// The mean of `row` over the columns from `farDepth` inside the edge
+/// (`outward` points out of the bone) up to the edge itself, or up to but
+/// not including the column `nearDepth` inside it when that is not 0 (so
+/// that two adjacent depth ranges share no column), metal left out; NaN
+/// when there are none.
 double bandMean(const Straightened& st, const Line& edge, int outward, double nearDepth,
                 double farDepth, int row) {
   const double e = edge.at(row);
+  const auto column = [&](double depth) {
+    return static_cast<int>(std::lround(e - outward * depth));
+  };
+  const int nearColumn = column(nearDepth);
   double sum = 0;
   int count = 0;
-  for (int j = static_cast<int>(std::lround(e - outward * farDepth));
-       outward * (j - e) <= -nearDepth; j += outward) {
+  for (int j = column(farDepth);
+       nearDepth > 0 ? outward * (j - nearColumn) < 0 : outward * (j - e) <= 0; j += outward) {
     if (j >= 0 && j < st.cols() && st.metal.at<std::uint8_t>(row, j) == 0) {
       sum += st.image.at<float>(row, j);
       ++count;
@@ -41,9 +47,11 @@ double bandMean(const Straightened& st, const Line& edge, int outward, double ne
 /// from where the cleft meets the edge (at 45 degrees, half a band or more:
 /// a line drawn from there misses the cleft at both cortices, and its angle
 /// reads too shallow). The cleft's course is read from the dips of the
-/// band's outer and inner halves and followed out to the edge. Where it runs
-/// along the beam (an ellipse seen nearly en face) both halves dip at the
-/// same row, which is kept.
+/// band's outer and inner halves and followed out to the edge, at most
+/// `reach` rows from `row` (which bounds the slope followed, about 1.4 rows
+/// per column, and the noise of the halves' dips, which the extrapolation
+/// magnifies 1.5 times). Where the cleft runs along the beam (an ellipse
+/// seen nearly en face) both halves dip at the same row, which is kept.
 double atEdge(const Straightened& st, const Line& edge, int outward, double band, int row,
               int reach) {
   const int from = std::max(0, row - reach);
@@ -389,7 +397,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
       collar.push_back(count > 0 ? sum / count : kNaN);
     }
     // The gap row is where the line crosses the middle of the cortex band
-    // (cortexGapRow); along an oblique line the cleft meets the collar
+    // (CortexGapRows::inBand); along an oblique line the cleft meets the collar
     // outside the edge slope x half a band further along the shaft (at 45
     // degrees 0.11 widths), so the collar at the gap is its lowest within
     // that reach, still short of the rows it is compared with.

@@ -166,7 +166,7 @@ struct CortexGapRows {
   double inBand = 0;
   /// Where the cleft meets the bone's outer edge: the line's end. Along an
   /// oblique cleft, rows from inBand (half a band's width times the slope
-  /// or more); the same where there is no dip.
+  /// or more); the same where the band shows no dip.
   double atEdge = 0;
 };
 
