@@ -5,13 +5,23 @@
 namespace unionscope::radiograph {
 namespace {
 
-/// A cortex's gap: its rows (see CortexGapRows), and how deep a dip of the
-/// cortex band it is (in shares of the cortex's contrast; 0 where none was
-/// found).
+/// A cortex's gap: the row where the cortex band dips, and how deep a dip
+/// it is (in shares of the cortex's contrast; 0 where none was found).
 struct CortexGap {
-  CortexGapRows rows;
+  double row = 0;
   double dip = 0;
 };
+
+/// The cortex band's width: the columns just inside the edge that a cortex's
+/// gap and line are read on.
+double cortexBandWidth(const ShaftModel& m) {
+  return std::max(2.0, 0.22 * m.width);
+}
+
+/// The rows either side of a cortex's gap its dip is compared with.
+int gapShoulderRows(const ShaftModel& m) {
+  return std::max(3, static_cast<int>(std::lround(0.15 * m.width)));
+}
 
 /// How far up from a dip's darkest row toward the window's brightest its
 /// floor reaches, as a share of that depth.
@@ -42,18 +52,20 @@ double bandMean(const Straightened& st, const Line& edge, int outward, double ne
 }
 
 /// The row where a cleft that dips the cortex band at `row` meets the
-/// bone's outer edge. The band is `band` columns inside the edge and dips
+/// bone's outer edge on `side`. The cortex band (cortexBandWidth) dips
 /// where the cleft crosses it, which along an oblique cleft is rows away
 /// from where the cleft meets the edge (at 45 degrees, half a band or more:
 /// a line drawn from there misses the cleft at both cortices, and its angle
 /// reads too shallow). The cleft's course is read from the dips of the
 /// band's outer and inner halves and followed out to the edge, at most
-/// `reach` rows from `row` (which bounds the slope followed, about 1.4 rows
+/// gapShoulderRows from `row` (which bounds the slope followed, about 1.4 rows
 /// per column, and the noise of the halves' dips, which the extrapolation
 /// magnifies 1.5 times). Where the cleft runs along the beam (an ellipse
 /// seen nearly en face) both halves dip at the same row, which is kept.
-double atEdge(const Straightened& st, const Line& edge, int outward, double band, int row,
-              int reach) {
+double atEdge(const Straightened& st, const ShaftModel& m, const Line& edge, int side, int row) {
+  const int outward = side == 0 ? -1 : 1;
+  const double band = cortexBandWidth(m);
+  const int reach = gapShoulderRows(m);
   const int from = std::max(0, row - reach);
   const int to = std::min(st.rows() - 1, row + reach);
   // Per half: the middle of its dip's floor, the run of rows around the
@@ -112,19 +124,19 @@ double atEdge(const Straightened& st, const Line& edge, int outward, double band
 CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
                     double expectedRow, double window) {
   const int outward = side == 0 ? -1 : 1;
-  const double band = std::max(2.0, 0.22 * m.width);
-  const int shoulder = std::max(3, static_cast<int>(std::lround(0.15 * m.width)));
+  const double band = cortexBandWidth(m);
+  const int shoulder = gapShoulderRows(m);
   const int from = std::max(0, static_cast<int>(std::floor(expectedRow - window)) - shoulder);
   const int to =
       std::min(st.rows() - 1, static_cast<int>(std::ceil(expectedRow + window)) + shoulder);
   if (to - from < 2 * shoulder + 1) {
-    return {{expectedRow, expectedRow}, 0.0};
+    return {expectedRow, 0.0};
   }
   std::vector<double> mean(static_cast<std::size_t>(to - from + 1), kNaN);
   for (int i = from; i <= to; ++i) {
     mean[static_cast<std::size_t>(i - from)] = bandMean(st, edge, outward, 0.0, band, i);
   }
-  CortexGap gap{{expectedRow, expectedRow}, 0.0};
+  CortexGap gap{expectedRow, 0.0};
   double best = -1e9;
   for (int i = from + shoulder; i <= to - shoulder; ++i) {
     const double centre = mean[static_cast<std::size_t>(i - from)];
@@ -147,11 +159,8 @@ CortexGap cortexGap(const Straightened& st, const ShaftModel& m, const Line& edg
     const double score = dip / m.contrast() - 0.02 * std::abs(i - expectedRow) / window;
     if (score > best) {
       best = score;
-      gap = {{static_cast<double>(i), static_cast<double>(i)}, dip / m.contrast()};
+      gap = {static_cast<double>(i), dip / m.contrast()};
     }
-  }
-  if (gap.dip > 0) {
-    gap.rows.atEdge = atEdge(st, edge, outward, band, static_cast<int>(gap.rows.inBand), shoulder);
   }
   return gap;
 }
@@ -332,14 +341,17 @@ Line intactEdge(const ShaftModel& m, int side, double fractureRow) {
 
 CortexGapRows cortexGapRows(const Straightened& st, const ShaftModel& m, const Line& edge, int side,
                             double expectedRow, const RadiographAnalysisParameters& p) {
-  const CortexGap near =
-      cortexGap(st, m, edge, side, expectedRow, p.cortexGapWindowWidths * m.width);
-  if (near.dip >= p.cortexGapMinDip) {
-    return near.rows;
+  CortexGap gap = cortexGap(st, m, edge, side, expectedRow, p.cortexGapWindowWidths * m.width);
+  if (gap.dip < p.cortexGapMinDip) {
+    const CortexGap further =
+        cortexGap(st, m, edge, side, expectedRow, p.cortexGapFarWindowWidths * m.width);
+    if (further.dip >= p.cortexGapMinDip) {
+      gap = further;
+    }
   }
-  const CortexGap further =
-      cortexGap(st, m, edge, side, expectedRow, p.cortexGapFarWindowWidths * m.width);
-  return further.dip >= p.cortexGapMinDip ? further.rows : near.rows;
+  const double edgeRow =
+      gap.dip > 0 ? atEdge(st, m, edge, side, static_cast<int>(gap.row)) : gap.row;
+  return {gap.row, edgeRow};
 }
 
 SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line& edge,
@@ -350,7 +362,7 @@ SideMeasure measureSide(const Straightened& st, const ShaftModel& m, const Line&
   const double edgeAtGap = edge.at(gapRow);
   const auto lineRow = [&](double column) { return gapRow + slope * (column - edgeAtGap); };
   const double zone = std::max(3.0, p.fractureZoneHalfWidths * m.width);
-  const double band = std::max(2.0, 0.22 * m.width);
+  const double band = cortexBandWidth(m);
   const int outward = side == 0 ? -1 : 1;
 
   const CallusBand callus = callusOutside(st, m, edge, side, gapRow, p);
