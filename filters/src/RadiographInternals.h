@@ -124,6 +124,14 @@ struct Straightened {
 struct Edges {
   std::vector<double> left, right; ///< column of the outer edge
   [[nodiscard]] double width(std::size_t i) const { return right[i] - left[i]; }
+  /// Every row's width.
+  [[nodiscard]] std::vector<double> widths() const {
+    std::vector<double> out(left.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      out[i] = width(i);
+    }
+    return out;
+  }
   [[nodiscard]] double mid(std::size_t i) const { return 0.5 * (left[i] + right[i]); }
 };
 

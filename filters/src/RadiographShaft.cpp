@@ -241,11 +241,7 @@ std::optional<ShaftFrame> refineFrame(const cv::Mat& image, const cv::Mat& bone,
     // Only the masks: the edges are all the refinement reads.
     const Straightened st = straighten(cv::Mat(), bone, metal, frame);
     const Edges e = boneEdges(st, frame.uHalf);
-    std::vector<double> widths;
-    for (std::size_t i = 0; i < e.left.size(); ++i) {
-      widths.push_back(e.width(i));
-    }
-    const std::vector<double> smooth = medianFiltered(widths, 5);
+    const std::vector<double> smooth = medianFiltered(e.widths(), 5);
     const double typical = median(smooth);
     if (std::isnan(typical) || typical < 4) {
       return std::nullopt;
@@ -542,19 +538,13 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
                                      const RadiographAnalysisParameters& p) {
   ShaftModel m;
   const Edges mask = boneEdges(st, st.frame.uHalf);
-  std::vector<double> maskWidths(mask.left.size());
-  for (std::size_t i = 0; i < maskWidths.size(); ++i) {
-    maskWidths[i] = mask.width(i);
-  }
+  const std::vector<double> maskWidths = mask.widths();
   const double maskWidth = median(medianFiltered(maskWidths, 4));
   if (std::isnan(maskWidth) || maskWidth < 4) {
     return std::nullopt;
   }
   const Edges raw = trackedEdges(st, mask, maskWidth);
-  std::vector<double> widths(raw.left.size());
-  for (std::size_t i = 0; i < widths.size(); ++i) {
-    widths[i] = raw.width(i);
-  }
+  const std::vector<double> widths = raw.widths();
   const std::vector<double> smooth = medianFiltered(widths, 4);
   m.width = median(smooth);
   if (std::isnan(m.width) || m.width < 4) {
@@ -659,12 +649,7 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   if (!st.faint.empty()) {
     Straightened faint = st;
     faint.bone = st.faint;
-    const Edges faintEdges = boneEdges(faint, st.frame.uHalf);
-    faintWidths.resize(faintEdges.left.size());
-    for (std::size_t i = 0; i < faintWidths.size(); ++i) {
-      faintWidths[i] = faintEdges.width(i);
-    }
-    faintWidths = medianFiltered(faintWidths, 4);
+    faintWidths = medianFiltered(boneEdges(faint, st.frame.uHalf).widths(), 4);
     faintShaftWidth =
         median(std::vector<double>(faintWidths.begin() + first, faintWidths.begin() + last + 1));
   }
