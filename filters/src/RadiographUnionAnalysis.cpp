@@ -19,6 +19,7 @@ namespace unionscope {
 // shares ambiguous here.
 using radiograph::bridgedBone;
 using radiograph::callusEdges;
+using radiograph::collimatorShutters;
 using radiograph::CortexGapRows;
 using radiograph::cortexGapRows;
 using radiograph::faintBoneLevel;
@@ -205,6 +206,13 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   cv::Mat working;
   cv::resize(original, working, cv::Size(), scale, scale, cv::INTER_AREA);
   const double workingSpacing = pixelSpacingMm > 0 ? pixelSpacingMm / scale : 0.0;
+  // Collimator shutters are unexposed film, not tissue: they take the level
+  // of the exposed field's air, so that the body, the limb's width, the
+  // film's range and the bone are found on the field alone.
+  if (const cv::Mat shutters = collimatorShutters(working, p); cv::countNonZero(shutters) > 0) {
+    working.setTo(rangeOf(working, shutters == 0).low, shutters);
+    result.notes.push_back("collimator shutters along the film's edges left out");
+  }
 
   const TissueMaps maps = tissueMaps(working, p);
   const FilmRange film = rangeOf(working, cv::Mat());

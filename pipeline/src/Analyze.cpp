@@ -611,6 +611,11 @@ std::string measurementsCsv(const Json& report) {
 Json radiographParametersJson(const RadiographAnalysisParameters& p) {
   return {{"working_long_side", p.workingLongSide},
           {"top_hat_share", p.topHatShare},
+          {"shutter_min_start_share", p.shutterMinStartShare},
+          {"shutter_noise_share", p.shutterNoiseShare},
+          {"shutter_min_drop_share", p.shutterMinDropShare},
+          {"shutter_min_edge_share", p.shutterMinEdgeShare},
+          {"shutter_min_depth_share", p.shutterMinDepthShare},
           {"bone_min_share", p.boneMinShare},
           {"bone_contrast_clip", p.boneContrastClip},
           {"metal_share_of_max", p.metalShareOfMax},

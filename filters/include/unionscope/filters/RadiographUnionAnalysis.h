@@ -58,6 +58,26 @@ struct RadiographAnalysisParameters {
   /// half-width was measured short; with the limb measured to its skin, 0.5
   /// keeps the phantoms where they were and reads real films better.)
   double topHatShare = 0.5;
+  /// Collimator shutters: the film's unexposed bands along its edges (a
+  /// computed radiograph collimated to the limb shows them at the top of
+  /// the range, with the blade's penumbra and scatter falling off toward
+  /// the exposed field). They are no anatomy: taken for tissue, they made
+  /// the limb as wide as the film and the whole leg bone (NEMA WG04 RG3).
+  /// A line of pixels from the film's edge starts in one when it starts at
+  /// this share of the range or above ...
+  double shutterMinStartShare = 0.85;
+  /// ... and falls, never turning up by more than this share of the range
+  /// (noise, after a one-pixel blur), ...
+  double shutterNoiseShare = 0.02;
+  /// ... by at least this share of the range, into the exposed field. An
+  /// edge has a shutter when at least shutterMinEdgeShare of its lines start
+  /// in one at least shutterMinDepthShare of the film deep (a bone or a
+  /// marker cut by the film's edge covers a short stretch of it). The
+  /// shutter is given the level of the field's air before anything else is
+  /// looked for.
+  double shutterMinDropShare = 0.3;
+  double shutterMinEdgeShare = 0.5;
+  double shutterMinDepthShare = 0.01;
   /// A long bone with its local contrast is well over a fifth of its limb's
   /// tissue (phantoms 0.24-0.55, real films 0.22-0.64). A bone level whose
   /// bright class holds less was taken by something brighter than the bone
