@@ -304,9 +304,11 @@ cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, double faint
 
 FilmRange rangeOf(const cv::Mat& image, const cv::Mat& mask);
 
-/// The collimator shutters along the film's edges (CV_8U, 255 in them):
-/// see RadiographAnalysisParameters::shutterMinStartShare.
-cv::Mat collimatorShutters(const cv::Mat& image, const RadiographAnalysisParameters& p);
+/// The collimator shutters along the film's edges (CV_8U, 255 in them),
+/// `film` being the image's range: see
+/// RadiographAnalysisParameters::shutterMinStartShare.
+cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
+                           const RadiographAnalysisParameters& p);
 
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone), or

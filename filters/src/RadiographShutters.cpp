@@ -60,23 +60,32 @@ int shutterDepth(const std::vector<float>& values, double low, double range,
 
 } // namespace
 
-cv::Mat collimatorShutters(const cv::Mat& image, const RadiographAnalysisParameters& p) {
+cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
+                           const RadiographAnalysisParameters& p) {
   cv::Mat shutters = cv::Mat::zeros(image.size(), CV_8U);
-  const FilmRange film = rangeOf(image, cv::Mat());
   const double range = film.top - film.low;
   if (!(range > 0) || image.rows < 8 || image.cols < 8) {
     return shutters;
   }
-  // A light blur: noise must not end a fall early.
-  cv::Mat smooth;
-  cv::GaussianBlur(image, smooth, cv::Size(), 1.0);
   // The four edges: lines of pixels run inward from each (left, right, top,
   // bottom), one line per row or column.
   const double startLevel = film.low + p.shutterMinStartShare * range;
+  cv::Mat smooth;
   for (int side = 0; side < 4; ++side) {
     const bool alongRows = side < 2; // left and right edges: one line per row
     const int lines = alongRows ? image.rows : image.cols;
     const int length = alongRows ? image.cols : image.rows;
+    // Most films have no shutter: an edge whose pixels are not at the top
+    // of the range on enough of its lines is not looked at further.
+    const int border = side % 2 == 0 ? 0 : length - 1;
+    const cv::Mat edgePixels = alongRows ? image.col(border) : image.row(border);
+    if (cv::countNonZero(edgePixels >= startLevel) < p.shutterMinEdgeShare * lines) {
+      continue;
+    }
+    // A light blur: noise must not end a fall early.
+    if (smooth.empty()) {
+      cv::GaussianBlur(image, smooth, cv::Size(), 1.0);
+    }
     std::vector<int> depths(static_cast<std::size_t>(lines), 0);
     std::vector<bool> startsInShutter(static_cast<std::size_t>(lines), false);
     std::vector<float> values(static_cast<std::size_t>(length) / 2);

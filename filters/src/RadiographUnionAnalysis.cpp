@@ -209,13 +209,15 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // Collimator shutters are unexposed film, not tissue: they take the level
   // of the exposed field's air, so that the body, the limb's width, the
   // film's range and the bone are found on the field alone.
-  if (const cv::Mat shutters = collimatorShutters(working, p); cv::countNonZero(shutters) > 0) {
+  FilmRange film = rangeOf(working, cv::Mat());
+  if (const cv::Mat shutters = collimatorShutters(working, film, p);
+      cv::countNonZero(shutters) > 0) {
     working.setTo(rangeOf(working, shutters == 0).low, shutters);
+    film = rangeOf(working, cv::Mat());
     result.notes.push_back("collimator shutters along the film's edges left out");
   }
 
   const TissueMaps maps = tissueMaps(working, p);
-  const FilmRange film = rangeOf(working, cv::Mat());
   const cv::Mat metal = findMetal(working, film, maps, p);
   result.metalPresent = cv::countNonZero(metal) > 0;
   if (result.metalPresent) {
