@@ -1689,6 +1689,38 @@ TEST(RealRadiographs, ACollimatedComputedRadiographShowsTheTibiaNotTheLimb) {
             1);
 }
 
+TEST(RadiographAnalysis, AShutterAcrossTheShaftEndsTheSearchAsTheFilmsEdgeDoes) {
+  // Collimated to the fracture: blades across the shaft 1.8 shaft widths
+  // (42 mm) above and below it, the film white beyond them, with scatter
+  // falling off toward each blade's edge. Where the blade cuts the bone,
+  // the bone ends in a straight edge, as at the film's edge: taken for the
+  // bone's own end, the line was found at a blade (181-194 pixels from the
+  // fracture, and the cortices scored there).
+  const auto shutters = [](cv::Mat& pixels, double, double fractureRow, double mm) {
+    cv::Mat drawn = cv::Mat::zeros(pixels.size(), CV_8U);
+    const double top = fractureRow - 42 * mm, bottom = fractureRow + 42 * mm;
+    for (int y = 0; y < pixels.rows; ++y) {
+      const double beyond = y < top ? top - y : (y > bottom ? y - bottom : -1.0);
+      if (beyond >= 0) {
+        pixels.row(y).setTo(1.0 - 0.35 * std::max(0.0, 1.0 - beyond / (8 * mm)));
+        drawn.row(y).setTo(255);
+      }
+    }
+    cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
+    return drawn;
+  };
+  for (const PaintedFilm& film : paintedPhantomFilms(shutters, "blades")) {
+    expectSameShaftAndLine(film);
+    SCOPED_TRACE(film.view);
+    for (std::size_t side = 0; side < 2; ++side) {
+      EXPECT_EQ(film.painted.sides[side].score.category, film.plain.sides[side].score.category);
+    }
+    EXPECT_EQ(std::count(film.painted.notes.begin(), film.painted.notes.end(),
+                         "collimator shutters along the film's edges left out"),
+              1);
+  }
+}
+
 TEST(RadiographAnalysis, AgreesWithPhantomTruthAcrossScenariosImplantsAndDisplays) {
   const RadiographTally tally = evaluatePhantomCohort([](phantom::PatientSpec&) {}, true);
   const double agreement = agreementOf(tally);

@@ -109,6 +109,10 @@ struct Straightened {
   /// CV_8U: the faint bone connected to the bone (see faintBoneReach);
   /// empty while only the frame is being fitted.
   cv::Mat faint;
+  /// CV_8U, of the working image's size: the collimator shutters (see
+  /// collimatorShutters), outside the film's exposed field as much as what
+  /// lies past its edges; empty when there are none.
+  cv::Mat shutters;
   [[nodiscard]] int rows() const { return bone.rows; }
   [[nodiscard]] int cols() const { return bone.cols; }
   [[nodiscard]] double u(int column) const { return column - frame.uHalf; }

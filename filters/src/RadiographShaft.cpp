@@ -612,14 +612,21 @@ std::optional<ShaftModel> modelShaft(const Straightened& st,
   int first = bestFirst, last = bestLast;
   const int endMargin = static_cast<int>(std::lround(0.3 * m.width));
   // Rows whose cross-section leaves the image (the bone cut by the film's
-  // edge) show the border, not the bone.
+  // edge) show the border, not the bone; so do rows that reach into a
+  // collimator shutter (the bone cut by a blade).
   const cv::Size imageSize = st.imageSize;
   const auto insideImage = [&](int i) {
     const auto k = static_cast<std::size_t>(i);
     const double margin = 0.3 * m.width;
-    for (double column : {m.edges.left[k] - margin, m.edges.right[k] + margin}) {
+    const double left = m.edges.left[k] - margin, right = m.edges.right[k] + margin;
+    for (double column : {left, 0.5 * (left + right), right}) {
       const cv::Point2d q = st.working(i, column);
       if (q.x < 0 || q.y < 0 || q.x > imageSize.width - 1 || q.y > imageSize.height - 1) {
+        return false;
+      }
+      if (!st.shutters.empty() &&
+          st.shutters.at<std::uint8_t>(static_cast<int>(std::lround(q.y)),
+                                       static_cast<int>(std::lround(q.x))) != 0) {
         return false;
       }
     }

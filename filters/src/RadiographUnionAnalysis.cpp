@@ -210,11 +210,13 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // of the exposed field's air, so that the body, the limb's width, the
   // film's range and the bone are found on the field alone.
   FilmRange film = rangeOf(working, cv::Mat());
-  if (const cv::Mat shutters = collimatorShutters(working, film, p);
-      cv::countNonZero(shutters) > 0) {
+  cv::Mat shutters = collimatorShutters(working, film, p);
+  if (cv::countNonZero(shutters) > 0) {
     working.setTo(rangeOf(working, shutters == 0).low, shutters);
     film = rangeOf(working, cv::Mat());
     result.notes.push_back("collimator shutters along the film's edges left out");
+  } else {
+    shutters.release();
   }
 
   const TissueMaps maps = tissueMaps(working, p);
@@ -265,8 +267,10 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
       }
     }
     const cv::Rect area = grownWithin(cv::boundingRect(corners), 1, mask.size());
-    return straighten(working, mask, metal, found, opaque,
-                      faintBoneReach(maps, mask, faintLevel, area));
+    Straightened strip = straighten(working, mask, metal, found, opaque,
+                                    faintBoneReach(maps, mask, faintLevel, area));
+    strip.shutters = shutters;
+    return strip;
   };
   // Both the faint bone and the bridging of a split mask take this level.
   const double faintLevel = faintBoneLevel(maps, bone, metal, p);
