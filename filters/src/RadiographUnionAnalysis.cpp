@@ -216,7 +216,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     film = rangeOf(working, cv::Mat());
     result.notes.push_back("collimator shutters along the film's edges left out");
   } else {
-    shutters.release();
+    shutters.release(); // the strip checks for an empty mask first
   }
 
   const TissueMaps maps = tissueMaps(working, p);
