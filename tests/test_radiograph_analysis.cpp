@@ -880,19 +880,41 @@ double metalPrecisionOf(const RadiographTally& tally) {
 
 namespace {
 
+/// `pixels` (CV_32F) as a film with `like`'s pixel spacing.
+RadiographImage::Pointer radiographOf(const cv::Mat& pixels, const RadiographImage& like) {
+  auto out = RadiographImage::New();
+  RadiographImage::RegionType region;
+  region.SetSize({{static_cast<itk::SizeValueType>(pixels.cols),
+                   static_cast<itk::SizeValueType>(pixels.rows)}});
+  out->SetRegions(region);
+  out->SetSpacing(like.GetSpacing());
+  out->Allocate();
+  cv::Mat target(pixels.rows, pixels.cols, CV_32F, out->GetBufferPointer());
+  pixels.copyTo(target); // same size and type: into the image's buffer
+  return out;
+}
+
+/// `image`'s pixels, shared, as an OpenCV matrix.
+cv::Mat pixelsOf(const RadiographImage& image) {
+  const auto size = image.GetLargestPossibleRegion().GetSize();
+  return {static_cast<int>(size[1]), static_cast<int>(size[0]), CV_32F,
+          const_cast<float*>(image.GetBufferPointer())};
+}
+
 /// Rows [first, first + count) of `image`: the same film collimated along
 /// the shaft.
 RadiographImage::Pointer rowsOf(const RadiographImage& image, int first, int count) {
-  const auto size = image.GetLargestPossibleRegion().GetSize();
-  auto out = RadiographImage::New();
-  RadiographImage::RegionType region;
-  region.SetSize({{size[0], static_cast<itk::SizeValueType>(count)}});
-  out->SetRegions(region);
-  out->SetSpacing(image.GetSpacing());
-  out->Allocate();
-  std::copy_n(image.GetBufferPointer() + static_cast<std::size_t>(first) * size[0],
-              static_cast<std::size_t>(count) * size[0], out->GetBufferPointer());
-  return out;
+  return radiographOf(pixelsOf(image).rowRange(first, first + count), image);
+}
+
+/// The note a film with collimator shutters gets.
+constexpr const char* kShutterNote = "collimator shutters along the film's edges left out";
+
+/// A collimator shutter's level `beyond` pixels past its blade's edge:
+/// unexposed film (white), less the scatter that falls off toward the
+/// blade over 8 mm (to 0.65 at the edge).
+float shutterLevel(double beyond, double mm) {
+  return static_cast<float>(1.0 - 0.35 * std::max(0.0, 1.0 - beyond / (8 * mm)));
 }
 
 /// The films of the visit labelled `label` (none when there is no such
@@ -1599,18 +1621,15 @@ TEST(RadiographAnalysis, CollimatorShuttersAreNeitherTissueNorBone) {
   // edges, in the air beside the limb, tilted 1.5 degrees. Taken for
   // tissue, shutters wider than the limb made the limb as wide as the film,
   // and the bone mask the whole leg (NEMA WG04 RG3, below).
-  const std::string note = "collimator shutters along the film's edges left out";
-  const auto notes = [&note](const RadiographAnalysisResult& r) {
-    return std::count(r.notes.begin(), r.notes.end(), note);
+  const auto notes = [](const RadiographAnalysisResult& r) {
+    return std::count(r.notes.begin(), r.notes.end(), kShutterNote);
   };
   for (const auto& [series, film, metalTruth] : healingPhantomFilms()) {
     SCOPED_TRACE(film.plan.view);
     const RadiographAnalysisResult plain = analyzePhantomFilm(film, *film.image);
     ASSERT_TRUE(plain.fractureFound);
     const double mm = 1.0 / film.plan.pixelSpacingMm;
-    const auto size = film.image->GetLargestPossibleRegion().GetSize();
-    const cv::Mat field(static_cast<int>(size[1]), static_cast<int>(size[0]), CV_32F,
-                        film.image->GetBufferPointer());
+    const cv::Mat field = pixelsOf(*film.image);
     const int pad = static_cast<int>(std::lround(90 * mm));
     cv::Mat pixels(field.rows, field.cols + 2 * pad, CV_32F, cv::Scalar(0));
     field.copyTo(pixels(cv::Rect(pad, 0, field.cols, field.rows)));
@@ -1621,20 +1640,12 @@ TEST(RadiographAnalysis, CollimatorShuttersAreNeitherTissueNorBone) {
       for (int x = 0; x < pixels.cols; ++x) {
         const double beyond = x < left ? left - x : (x > right ? x - right : -1.0);
         if (beyond >= 0) {
-          pixels.at<float>(y, x) =
-              static_cast<float>(1.0 - 0.35 * std::max(0.0, 1.0 - beyond / (8 * mm)));
+          pixels.at<float>(y, x) = shutterLevel(beyond, mm);
         }
       }
     }
     cv::GaussianBlur(pixels, pixels, cv::Size(), 1.0);
-    auto collimated = RadiographImage::New();
-    RadiographImage::RegionType region;
-    region.SetSize({{static_cast<itk::SizeValueType>(pixels.cols),
-                     static_cast<itk::SizeValueType>(pixels.rows)}});
-    collimated->SetRegions(region);
-    collimated->SetSpacing(film.image->GetSpacing());
-    collimated->Allocate();
-    std::copy_n(pixels.ptr<float>(), pixels.total(), collimated->GetBufferPointer());
+    const RadiographImage::Pointer collimated = radiographOf(pixels, *film.image);
     const RadiographAnalysisResult result = analyzePhantomFilm(film, *collimated);
     if (const std::optional<std::filesystem::path> debug = debugDirectory()) {
       writeRadiographOverlay(*collimated, result, *debug / ("shutters_" + film.plan.view + ".png"));
@@ -1684,9 +1695,7 @@ TEST(RealRadiographs, ACollimatedComputedRadiographShowsTheTibiaNotTheLimb) {
   EXPECT_GE(axisColumn, 790);
   EXPECT_LE(axisColumn, 920);
   EXPECT_FALSE(result.metalPresent);
-  EXPECT_EQ(std::count(result.notes.begin(), result.notes.end(),
-                       "collimator shutters along the film's edges left out"),
-            1);
+  EXPECT_EQ(std::count(result.notes.begin(), result.notes.end(), kShutterNote), 1);
 }
 
 TEST(RadiographAnalysis, AShutterAcrossTheShaftEndsTheSearchAsTheFilmsEdgeDoes) {
@@ -1702,7 +1711,7 @@ TEST(RadiographAnalysis, AShutterAcrossTheShaftEndsTheSearchAsTheFilmsEdgeDoes) 
     for (int y = 0; y < pixels.rows; ++y) {
       const double beyond = y < top ? top - y : (y > bottom ? y - bottom : -1.0);
       if (beyond >= 0) {
-        pixels.row(y).setTo(1.0 - 0.35 * std::max(0.0, 1.0 - beyond / (8 * mm)));
+        pixels.row(y).setTo(shutterLevel(beyond, mm));
         drawn.row(y).setTo(255);
       }
     }
@@ -1715,9 +1724,7 @@ TEST(RadiographAnalysis, AShutterAcrossTheShaftEndsTheSearchAsTheFilmsEdgeDoes) 
     for (std::size_t side = 0; side < 2; ++side) {
       EXPECT_EQ(film.painted.sides[side].score.category, film.plain.sides[side].score.category);
     }
-    EXPECT_EQ(std::count(film.painted.notes.begin(), film.painted.notes.end(),
-                         "collimator shutters along the film's edges left out"),
-              1);
+    EXPECT_EQ(std::count(film.painted.notes.begin(), film.painted.notes.end(), kShutterNote), 1);
   }
 }
 

@@ -95,7 +95,7 @@ cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
         values[k] = alongRows ? smooth.at<float>(l, inward) : smooth.at<float>(inward, l);
       }
       depths[static_cast<std::size_t>(l)] = shutterDepth(values, film.low, range, p);
-      startsInShutter[static_cast<std::size_t>(l)] = !values.empty() && values[0] >= startLevel;
+      startsInShutter[static_cast<std::size_t>(l)] = values[0] >= startLevel;
     }
     // A blade runs along most of its edge, at least a few pixels deep; a
     // bone or a marker cut by the film's edge covers a short stretch of it.
@@ -120,7 +120,7 @@ cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
     std::vector<double> edge(static_cast<std::size_t>(lines), 0.0);
     for (int l = 0; l < lines; ++l) {
       const auto k = static_cast<std::size_t>(l);
-      if (startsInShutter[k] || depths[k] >= minDepth) {
+      if (startsInShutter[k]) { // every line with a depth starts in the shutter
         edge[k] = blade ? std::max(0.0, blade->at(l)) : depths[k];
       }
     }
