@@ -203,7 +203,10 @@ cv::Mat bridgedBone(const TissueMaps& maps, const cv::Mat& bone, double faintLev
 cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, double faintLevel,
                        const cv::Rect& area) {
   cv::Mat reach = cv::Mat::zeros(bone.size(), CV_8U);
-  if (std::isnan(faintLevel) || area.empty()) {
+  if (area.empty()) {
+    return reach;
+  }
+  if (std::isnan(faintLevel)) {
     bone(area).copyTo(reach(area));
     return reach;
   }
