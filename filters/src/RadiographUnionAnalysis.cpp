@@ -63,6 +63,73 @@ std::string otherViewTilt(RadiographView otherView, double otherTiltDeg, const c
   return text;
 }
 
+/// The long bone's shaft on the working film, given the metal found on it
+/// (`shutters` may be empty).
+struct TracedShaft {
+  bool boneFound = false; ///< an elongated bone was found
+  Straightened st;
+  std::optional<ShaftModel> model;
+};
+
+TracedShaft traceShaft(const cv::Mat& working, const FilmRange& film, const cv::Mat& shutters,
+                       const TissueMaps& maps, const cv::Mat& metal,
+                       const RadiographAnalysisParameters& p) {
+  TracedShaft traced;
+  const cv::Mat bone = findBone(maps, metal, p, true);
+  const std::optional<ShaftFrame> frame = shaftFrame(working, bone, metal, p);
+  if (!frame) {
+    return traced;
+  }
+  traced.boneFound = true;
+  // The metal that hides what lies under it: what the film shows at the
+  // opaque level or above, with the blurred rim around it (as findMetal
+  // gives every implant its rim).
+  cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
+  cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
+  opaque &= metal;
+  // The strip along a frame, with the faint bone connected to the mask it
+  // was found on (labelled within the strip's box only; `faintLevel` is
+  // that mask's faintBoneLevel).
+  const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found,
+                                             double faintLevel) {
+    std::vector<cv::Point2f> corners;
+    for (double s : {found.sMin, found.sMax}) {
+      for (double u : {-found.uHalf, found.uHalf}) {
+        corners.emplace_back(found.point(s, u));
+      }
+    }
+    const cv::Rect area = grownWithin(cv::boundingRect(corners), 1, mask.size());
+    Straightened strip = straighten(working, mask, metal, found, opaque,
+                                    faintBoneReach(maps, mask, faintLevel, area));
+    strip.shutters = shutters;
+    return strip;
+  };
+  // Both the faint bone and the bridging of a split mask take this level.
+  const double faintLevel = faintBoneLevel(maps, bone, metal, p);
+  Straightened& st = traced.st;
+  std::optional<ShaftModel>& model = traced.model;
+  st = straightenedWithFaintBone(bone, *frame, faintLevel);
+  model = modelShaft(st, p);
+  // A long bone's shaft is a fifth of its limb's width or more. Narrower
+  // (or not found at all), the bone mask has split it (thin walls around a
+  // dark canal, a cortex beside a nail not found as metal) and one strip
+  // was taken for the shaft: its split is bridged, and the wider shaft
+  // kept.
+  if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
+    const cv::Mat bridged = bridgedBone(maps, bone, faintLevel, p);
+    if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal, p)) {
+      Straightened bridgedSt =
+          straightenedWithFaintBone(bridged, *wider, faintBoneLevel(maps, bridged, metal, p));
+      std::optional<ShaftModel> bridgedModel = modelShaft(bridgedSt, p);
+      if (bridgedModel && (!model || bridgedModel->width > model->width)) {
+        st = std::move(bridgedSt);
+        model = std::move(bridgedModel);
+      }
+    }
+  }
+  return traced;
+}
+
 } // namespace
 
 std::optional<std::string> obliqueToBeamNote(RadiographView otherView, double otherTiltDeg,
@@ -221,6 +288,18 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
 
   const TissueMaps maps = tissueMaps(working, p);
   const cv::Mat metal = findMetal(working, film, maps, p);
+  const auto fail = [&](const std::string& reason) {
+    result.notes.push_back(reason);
+    for (std::size_t side = 0; side < 2; ++side) {
+      if (sideCortex[side]) {
+        notShown(*sideCortex[side], reason);
+        result.sides[side].score = result.cortices[static_cast<std::size_t>(*sideCortex[side])];
+      }
+    }
+    result.scores = computeUnionScores(result.cortices);
+    return result;
+  };
+  const TracedShaft traced = traceShaft(working, film, shutters, maps, metal, p);
   result.metalPresent = cv::countNonZero(metal) > 0;
   if (result.metalPresent) {
     std::vector<std::vector<cv::Point>> contours;
@@ -233,69 +312,14 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
       result.metalOutlines.push_back(std::move(line));
     }
   }
-  const cv::Mat bone = findBone(maps, metal, p, true);
-  const std::optional<ShaftFrame> frame = shaftFrame(working, bone, metal, p);
-  const auto fail = [&](const std::string& reason) {
-    result.notes.push_back(reason);
-    for (std::size_t side = 0; side < 2; ++side) {
-      if (sideCortex[side]) {
-        notShown(*sideCortex[side], reason);
-        result.sides[side].score = result.cortices[static_cast<std::size_t>(*sideCortex[side])];
-      }
-    }
-    result.scores = computeUnionScores(result.cortices);
-    return result;
-  };
-  if (!frame) {
+  if (!traced.boneFound) {
     return fail("no long bone found");
   }
-  // The metal that hides what lies under it: what the film shows at the
-  // opaque level or above, with the blurred rim around it (as findMetal
-  // gives every implant its rim).
-  cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
-  cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
-  opaque &= metal;
-  // The strip along a frame, with the faint bone connected to the mask it
-  // was found on (labelled within the strip's box only; `faintLevel` is
-  // that mask's faintBoneLevel).
-  const auto straightenedWithFaintBone = [&](const cv::Mat& mask, const ShaftFrame& found,
-                                             double faintLevel) {
-    std::vector<cv::Point2f> corners;
-    for (double s : {found.sMin, found.sMax}) {
-      for (double u : {-found.uHalf, found.uHalf}) {
-        corners.emplace_back(found.point(s, u));
-      }
-    }
-    const cv::Rect area = grownWithin(cv::boundingRect(corners), 1, mask.size());
-    Straightened strip = straighten(working, mask, metal, found, opaque,
-                                    faintBoneReach(maps, mask, faintLevel, area));
-    strip.shutters = shutters;
-    return strip;
-  };
-  // Both the faint bone and the bridging of a split mask take this level.
-  const double faintLevel = faintBoneLevel(maps, bone, metal, p);
-  Straightened st = straightenedWithFaintBone(bone, *frame, faintLevel);
-  std::optional<ShaftModel> model = modelShaft(st, p);
-  // A long bone's shaft is a fifth of its limb's width or more. Narrower
-  // (or not found at all), the bone mask has split it (thin walls around a
-  // dark canal, a cortex beside a nail not found as metal) and one strip
-  // was taken for the shaft: its split is bridged, and the wider shaft
-  // kept.
-  if (!model || model->width < p.shaftMinLimbShare * 2.0 * maps.limbHalf) {
-    const cv::Mat bridged = bridgedBone(maps, bone, faintLevel, p);
-    if (const std::optional<ShaftFrame> wider = shaftFrame(working, bridged, metal, p)) {
-      Straightened bridgedSt =
-          straightenedWithFaintBone(bridged, *wider, faintBoneLevel(maps, bridged, metal, p));
-      std::optional<ShaftModel> bridgedModel = modelShaft(bridgedSt, p);
-      if (bridgedModel && (!model || bridgedModel->width > model->width)) {
-        st = std::move(bridgedSt);
-        model = std::move(bridgedModel);
-      }
-    }
-  }
-  if (!model) {
+  if (!traced.model) {
     return fail("no long-bone shaft found");
   }
+  const Straightened& st = traced.st;
+  const std::optional<ShaftModel>& model = traced.model;
   result.boneFound = true;
   result.shaftWidthPixels = model->width / scale;
   result.shaftWidthMm = workingSpacing > 0 ? model->width * workingSpacing : 0.0;
