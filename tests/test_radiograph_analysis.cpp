@@ -880,17 +880,25 @@ double metalPrecisionOf(const RadiographTally& tally) {
 
 namespace {
 
-/// `pixels` (CV_32F) as a film with `like`'s pixel spacing.
-RadiographImage::Pointer radiographOf(const cv::Mat& pixels, const RadiographImage& like) {
+/// `pixels` (CV_32F) as a film of square pixels `spacingMm` wide.
+RadiographImage::Pointer radiographOf(const cv::Mat& pixels, double spacingMm) {
   auto out = RadiographImage::New();
   RadiographImage::RegionType region;
   region.SetSize({{static_cast<itk::SizeValueType>(pixels.cols),
                    static_cast<itk::SizeValueType>(pixels.rows)}});
   out->SetRegions(region);
-  out->SetSpacing(like.GetSpacing());
+  const double spacing[2] = {spacingMm, spacingMm};
+  out->SetSpacing(spacing);
   out->Allocate();
   cv::Mat target(pixels.rows, pixels.cols, CV_32F, out->GetBufferPointer());
   pixels.copyTo(target); // same size and type: into the image's buffer
+  return out;
+}
+
+/// `pixels` (CV_32F) as a film with `like`'s pixel spacing.
+RadiographImage::Pointer radiographOf(const cv::Mat& pixels, const RadiographImage& like) {
+  auto out = radiographOf(pixels, 1.0);
+  out->SetSpacing(like.GetSpacing());
   return out;
 }
 
@@ -1230,6 +1238,84 @@ TEST_F(FracAtlasFilm, TheSearchFollowsAFaintMetaphysisButNotIntoTheJoint) {
   RadiographAnalysisParameters looser;
   looser.faintBoneFlareFactor = looser.metaphysisFlareFactor;
   EXPECT_FALSE(analyzeAtlasFilm("IMG0002453", looser).hit);
+}
+
+TEST_F(FracAtlasFilm, ANailTheMetalLevelsMissIsFoundDownTheCanal) {
+  // FracAtlas 0467, a lateral femur with a nail, in a thigh thick enough
+  // that its soft tissue reaches the metal level: the nail's candidate
+  // joined it and the film's edges, and at the lower level the knee. The
+  // nail was missed, and the line was taken at the condyles (confidence
+  // 0.43), 150 pixels below the fracture. Down the traced shaft's middle
+  // it stands flat above the cortices.
+  const auto metalAt = [](const RadiographAnalysisResult& result, int x, int y) {
+    return metalMaskOf(result, {373, 454}).at<std::uint8_t>(y, x) != 0;
+  };
+  const AtlasFilmResult found = analyzeAtlasFilm("IMG0000467");
+  EXPECT_TRUE(found.result.metalPresent);
+  // Followed past where the femur is traced (from row 95 down), to the
+  // film's top: where the nail lies at rows 50 and 200.
+  EXPECT_TRUE(metalAt(found.result, 231, 50));
+  EXPECT_TRUE(metalAt(found.result, 255, 200));
+  // No line at the condyles: where the nail holds the bone, none is seen
+  // (the fracture, at rows 95-135, lies where the traced femur begins).
+  if (found.result.fractureFound) {
+    EXPECT_LT(found.result.fractureLine[0][1], 250.0);
+  }
+  RadiographAnalysisParameters noCanalNail;
+  noCanalNail.canalNailMinStep = 10;
+  const AtlasFilmResult missed = analyzeAtlasFilm("IMG0000467", noCanalNail);
+  EXPECT_FALSE(missed.result.metalPresent);
+  ASSERT_TRUE(missed.result.fractureFound);
+  EXPECT_GT(missed.result.fractureLine[0][1], 250.0);
+}
+
+TEST(RadiographAnalysis, ANailDimmerThanTheMetalLevelsIsFoundDownTheCanal) {
+  // A 9 mm nail down the canal of the tube, in a limb whose soft tissue
+  // already reaches 0.7 of the range: the nail (0.98) stands a little
+  // above the cortices (0.91), and its level's candidate is the whole
+  // bone. The middle of the shaft's profile, flat and brighter than the
+  // cortices, gives it away.
+  constexpr int kColumns = 500, kRows = 800, kGapRow = 430;
+  constexpr double kPixel = 0.2, kLimb = 35, kOuter = 11, kInner = 6.5, kNail = 4.5;
+  constexpr double kSoftMu = 0.02, kBoneMu = 0.06, kNailMu = 0.2;
+  cv::Mat pixels(kRows, kColumns, CV_32F);
+  const auto chord = [](double radius, double x) {
+    return std::abs(x) < radius ? 2 * std::sqrt(radius * radius - x * x) : 0.0;
+  };
+  for (int r = 0; r < kRows; ++r) {
+    const bool inGap = std::abs(r - kGapRow) <= 5;
+    for (int c = 0; c < kColumns; ++c) {
+      const double x = (c + 0.5 - kColumns / 2.0) * kPixel;
+      const double bone = inGap ? 0.0 : chord(kOuter, x) - chord(kInner, x);
+      pixels.at<float>(r, c) = static_cast<float>(
+          1.0 -
+          std::exp(-(kSoftMu * chord(kLimb, x) + kBoneMu * bone + kNailMu * chord(kNail, x))));
+    }
+  }
+  const auto image = radiographOf(pixels, kPixel);
+  const auto analyse = [&](const RadiographAnalysisParameters& p) {
+    return analyzeRadiographUnion(*image, kPixel, RadiographView::AP, RadiographOrientation{'L'},
+                                  Laterality::Right, p);
+  };
+  const auto metalAt = [](const RadiographAnalysisResult& result, int x, int y) {
+    return metalMaskOf(result, {kColumns, kRows}).at<std::uint8_t>(y, x) != 0;
+  };
+  const RadiographAnalysisResult found = analyse({});
+  EXPECT_TRUE(found.metalPresent);
+  // The nail, along the whole film, and not the cortices beside it.
+  for (int row : {20, 200, 600, 780}) {
+    EXPECT_TRUE(metalAt(found, kColumns / 2, row)) << row;
+    EXPECT_FALSE(metalAt(found, kColumns / 2 - 45, row)) << row;
+    EXPECT_FALSE(metalAt(found, kColumns / 2 + 45, row)) << row;
+  }
+  EXPECT_NEAR(found.shaftWidthMm, 22.0, 2.0);
+  ASSERT_TRUE(found.fractureFound);
+  for (const auto& end : found.fractureLine) {
+    EXPECT_NEAR(end[1], kGapRow, 4.0);
+  }
+  RadiographAnalysisParameters noCanalNail;
+  noCanalNail.canalNailMinStep = 10;
+  EXPECT_FALSE(analyse(noCanalNail).metalPresent);
 }
 
 TEST(RadiographAnalysis, AFaintObliqueLineAlongANailIsFound) {

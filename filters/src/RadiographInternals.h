@@ -342,6 +342,18 @@ std::optional<ShaftFrame> shaftFrame(const cv::Mat& image, const cv::Mat& bone,
 /// on the straightened strip; none when no shaft is found on it.
 std::optional<ShaftModel> modelShaft(const Straightened& st, const RadiographAnalysisParameters& p);
 
+/// An intramedullary nail the metal levels missed (its level's candidate
+/// joined bright soft tissue, a bone end or the film's edge), found where a
+/// nail lies: the shaft's profile across, over the shaft rows without
+/// metal, is flat down the middle and brighter there than the cortices
+/// (canalNail* parameters). A long bone shows its cortices brightest (the
+/// canal between them is darker); another bone across it has cortices of
+/// its own and is not flat. Its pixels in the working image (`image`, with
+/// the metal found before), followed past the shaft rows and the strip's
+/// ends while a run of its width goes on; empty when there is none.
+cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straightened& st,
+                    const ShaftModel& m, const RadiographAnalysisParameters& p);
+
 // ---- RadiographFracture.cpp ----
 
 /// Outer edge per row at the callus threshold: walking outward from the

@@ -34,6 +34,7 @@ using radiograph::Line;
 using radiograph::locateFracture;
 using radiograph::measureSide;
 using radiograph::modelShaft;
+using radiograph::nailInCanal;
 using radiograph::rangeOf;
 using radiograph::scoreSide;
 using radiograph::ShaftFrame;
@@ -287,7 +288,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   }
 
   const TissueMaps maps = tissueMaps(working, p);
-  const cv::Mat metal = findMetal(working, film, maps, p);
+  cv::Mat metal = findMetal(working, film, maps, p);
   const auto fail = [&](const std::string& reason) {
     result.notes.push_back(reason);
     for (std::size_t side = 0; side < 2; ++side) {
@@ -299,7 +300,22 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
     result.scores = computeUnionScores(result.cortices);
     return result;
   };
-  const TracedShaft traced = traceShaft(working, film, shutters, maps, metal, p);
+  TracedShaft traced = traceShaft(working, film, shutters, maps, metal, p);
+  // A nail the metal levels missed shows down the traced shaft's middle;
+  // taken as metal, the shaft is traced again around it.
+  if (traced.model) {
+    const cv::Mat nail = nailInCanal(working, metal, traced.st, *traced.model, p);
+    if (cv::countNonZero(nail) > 0) {
+      cv::Mat withNail = metal | nail;
+      TracedShaft again = traceShaft(working, film, shutters, maps, withNail, p);
+      if (again.model) {
+        metal = std::move(withNail);
+        traced = std::move(again);
+        result.notes.push_back("an intramedullary nail found down the shaft's canal (dimmer than "
+                               "the metal levels)");
+      }
+    }
+  }
   result.metalPresent = cv::countNonZero(metal) > 0;
   if (result.metalPresent) {
     std::vector<std::vector<cv::Point>> contours;
