@@ -22,12 +22,15 @@ std::optional<Profile> profileAcross(const Straightened& st, const ShaftModel& m
     const double left = m.edges.left[k];
     const double width = m.edges.right[k] - left;
     if (!(width > 4)) {
-      continue;
+      continue; // no bone traced on this row
+    }
+    const int from = std::max(0, static_cast<int>(std::ceil(left)));
+    const int to = std::min(st.cols() - 1, static_cast<int>(std::floor(m.edges.right[k])));
+    if (from > to) {
+      continue; // the traced edges lie off the strip
     }
     ++rows;
     const std::uint8_t* metal = st.metal.ptr<std::uint8_t>(i);
-    const int from = std::max(0, static_cast<int>(std::ceil(left)));
-    const int to = std::min(st.cols() - 1, static_cast<int>(std::floor(m.edges.right[k])));
     if (std::any_of(metal + from, metal + to + 1, [](std::uint8_t v) { return v != 0; })) {
       ++rowsWithMetal;
       continue;
@@ -162,7 +165,7 @@ cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straighten
   const double level = cortex + 0.5 * (plateau - cortex);
   const StripRows strip(image, metal, st);
   // The nail on the shaft rows: the run through the centre above the level,
-  // a sixth to seven tenths of the shaft wide.
+  // 0.15 to 0.7 of the shaft wide.
   std::map<int, Run> runs;
   std::vector<double> widths;
   int rows = 0;
@@ -181,21 +184,20 @@ cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straighten
       widths.push_back(run.width());
     }
   }
-  if (static_cast<double>(runs.size()) < p.canalNailMinRowShare * rows) {
+  if (runs.empty() || static_cast<double>(runs.size()) < p.canalNailMinRowShare * rows) {
     return nail;
   }
   // Followed on past the shaft rows while a run of the nail's width goes on
   // in line with the last; a fracture's fragments beside the nail may merge
   // with it for a few rows, and the nail runs on straight across them.
+  // Rows off the film hold no run, so the search ends within a gap of it.
   const double nailWidth = median(widths);
   const int maxGap = std::max(3, static_cast<int>(std::lround(0.75 * m.width)));
-  const int farthest = 2 * std::max(image.rows, image.cols);
   for (int step : {-1, 1}) {
     const auto end = step < 0 ? runs.begin() : std::prev(runs.end());
     int lastRow = end->first;
     Run last = end->second;
-    for (int i = lastRow + step; std::abs(i - lastRow) <= maxGap && std::abs(i) < farthest;
-         i += step) {
+    for (int i = lastRow + step; std::abs(i - lastRow) <= maxGap; i += step) {
       const Run run = runBesideItsSurroundings(strip.row(i), last.centre(), nailWidth,
                                                0.5 * (plateau - cortex));
       if (run.width() < 0.6 * nailWidth || run.width() > 1.5 * nailWidth ||
