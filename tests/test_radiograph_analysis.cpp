@@ -575,9 +575,10 @@ TEST(RealRadiographs, FracAtlasRunsAndFindsTheFractureLine) {
   EXPECT_GE(rate, 0.65);
   EXPECT_EQ(withHardware, 16);
   // 8-bit exports leave plates and nails barely above the bone: found by
-  // their shape (14 of 16; by brightness alone, 4; without the lower
-  // level for nails and the 1.8% texture allowance, 12).
-  EXPECT_GE(implantFound, 13);
+  // their shape, and one nail down the canal (15 of 16; by brightness
+  // alone, 4; without the lower level for nails and the 1.8% texture
+  // allowance, 12; without the canal, 14).
+  EXPECT_GE(implantFound, 15);
   // What is still reported without hardware: the tarsus and condyles, the
   // film's bottom edge, a ring on a finger, and, since external fixators
   // are looked for, the bright strip between the two exposures of 0003
