@@ -167,20 +167,6 @@ struct RadiographAnalysisParameters {
   /// of its width outside it (FracAtlas nails 0.22-0.60; a thin, dense
   /// phantom shaft, 0).
   double nailMinBoneBeside = 0.15;
-  /// A nail the levels miss (its candidate joined bright soft tissue, a
-  /// bone end or the film's edge: FracAtlas 0467, a femur in a thick
-  /// thigh) is looked for down the traced shaft (see nailInCanal): the
-  /// middle 30% of the shaft's profile across stands this share of the
-  /// cortex's contrast above the brightest of its outer quarters (0467's
-  /// nail 0.25; another bone across the shaft at most 0.11: a forearm's
-  /// lateral film 0.11, a fibula over the tibia 0.06-0.10; a shaft without
-  /// one shows its cortices brightest, below 0.01) ...
-  double canalNailMinStep = 0.18;
-  /// ... varying across the middle by at most this share of that step (a
-  /// nail is flat: 0467 0.15; bones across the shaft 0.70-0.95) ...
-  double canalNailMaxUnevenness = 0.5;
-  /// ... on at least this share of the shaft rows.
-  double canalNailMinRowShare = 0.6;
   /// ... of at least this share of the image (a plate or nail segment, not
   /// a screw tip or a sesamoid) ...
   double implantMinAreaShare = 7e-4;
@@ -220,6 +206,20 @@ struct RadiographAnalysisParameters {
   /// Metal may cross the film's edge (a nail, a long plate) over at most
   /// this share of the edge's length; more is a border or a board.
   double metalMaxEdgeShare = 0.15;
+  /// A nail the levels miss (its candidate joined bright soft tissue, a
+  /// bone end or the film's edge: FracAtlas 0467, a femur in a thick
+  /// thigh) is looked for down the traced shaft (see nailInCanal): the
+  /// middle 30% of the shaft's profile across stands this share of the
+  /// cortex's contrast above the brightest of its outer quarters (0467's
+  /// nail 0.25; another bone across the shaft at most 0.11: a forearm's
+  /// lateral film 0.11, a fibula over the tibia 0.06-0.10; a shaft without
+  /// one shows its cortices brightest, below 0.01) ...
+  double canalNailMinStep = 0.18;
+  /// ... varying across the middle by at most this share of that step (a
+  /// nail is flat: 0467 0.15; bones across the shaft 0.70-0.95) ...
+  double canalNailMaxUnevenness = 0.5;
+  /// ... on at least this share of the shaft rows.
+  double canalNailMinRowShare = 0.6;
   /// A long bone's shaft is at least this share of its limb's width (the
   /// limb measured at its widest: tibia 0.2-0.3, femur 0.16-0.25, radius
   /// 0.2-0.25; the phantoms 0.33-0.46). A narrower shaft is one strip of a
