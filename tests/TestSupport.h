@@ -72,11 +72,14 @@ inline CtImage::Pointer makeRampVolume(unsigned nx, unsigned ny, unsigned nz,
 /// A radiograph of a straight long bone, as a parallel projection of a tube
 /// (outer radius 11 mm, canal 6.5 mm) inside a soft-tissue cylinder (35 mm),
 /// at 0.2 mm per pixel, shaft along the rows, bone bright. With gapMm > 0 a
-/// transverse fracture gap (soft tissue) crosses it at gapRow.
+/// transverse fracture gap (soft tissue) crosses it at gapRow. With
+/// nailMu > 0 a solid nail 9 mm across runs down the canal (and across the
+/// gap), attenuating nailMu per mm.
 inline RadiographImage::Pointer makeTubeRadiograph(double gapMm, int gapRow = 400,
-                                                   int columns = 500, int rows = 800) {
+                                                   int columns = 500, int rows = 800,
+                                                   double nailMu = 0.0) {
   constexpr double kPixel = 0.2;
-  constexpr double kLimb = 35, kOuter = 11, kInner = 6.5;
+  constexpr double kLimb = 35, kOuter = 11, kInner = 6.5, kNail = 4.5;
   constexpr double kSoftMu = 0.02, kBoneMu = 0.06;
   auto image = RadiographImage::New();
   RadiographImage::RegionType region;
@@ -95,7 +98,7 @@ inline RadiographImage::Pointer makeTubeRadiograph(double gapMm, int gapRow = 40
     for (int c = 0; c < columns; ++c) {
       const double x = (c + 0.5 - columns / 2.0) * kPixel;
       const double bone = inGap ? 0.0 : chord(kOuter, x) - chord(kInner, x);
-      const double path = kSoftMu * chord(kLimb, x) + kBoneMu * bone;
+      const double path = kSoftMu * chord(kLimb, x) + kBoneMu * bone + nailMu * chord(kNail, x);
       image->GetBufferPointer()[static_cast<std::size_t>(r) * columns + c] =
           static_cast<float>(1.0 - std::exp(-path));
     }

@@ -881,25 +881,17 @@ double metalPrecisionOf(const RadiographTally& tally) {
 
 namespace {
 
-/// `pixels` (CV_32F) as a film of square pixels `spacingMm` wide.
-RadiographImage::Pointer radiographOf(const cv::Mat& pixels, double spacingMm) {
+/// `pixels` (CV_32F) as a film with `like`'s pixel spacing.
+RadiographImage::Pointer radiographOf(const cv::Mat& pixels, const RadiographImage& like) {
   auto out = RadiographImage::New();
   RadiographImage::RegionType region;
   region.SetSize({{static_cast<itk::SizeValueType>(pixels.cols),
                    static_cast<itk::SizeValueType>(pixels.rows)}});
   out->SetRegions(region);
-  const double spacing[2] = {spacingMm, spacingMm};
-  out->SetSpacing(spacing);
+  out->SetSpacing(like.GetSpacing());
   out->Allocate();
   cv::Mat target(pixels.rows, pixels.cols, CV_32F, out->GetBufferPointer());
   pixels.copyTo(target); // same size and type: into the image's buffer
-  return out;
-}
-
-/// `pixels` (CV_32F) as a film with `like`'s pixel spacing.
-RadiographImage::Pointer radiographOf(const cv::Mat& pixels, const RadiographImage& like) {
-  auto out = radiographOf(pixels, 1.0);
-  out->SetSpacing(like.GetSpacing());
   return out;
 }
 
@@ -1277,25 +1269,9 @@ TEST(RadiographAnalysis, ANailDimmerThanTheMetalLevelsIsFoundDownTheCanal) {
   // bone. The middle of the shaft's profile, flat and brighter than the
   // cortices, gives it away.
   constexpr int kColumns = 500, kRows = 800, kGapRow = 430;
-  constexpr double kPixel = 0.2, kLimb = 35, kOuter = 11, kInner = 6.5, kNail = 4.5;
-  constexpr double kSoftMu = 0.02, kBoneMu = 0.06, kNailMu = 0.2;
-  cv::Mat pixels(kRows, kColumns, CV_32F);
-  const auto chord = [](double radius, double x) {
-    return std::abs(x) < radius ? 2 * std::sqrt(radius * radius - x * x) : 0.0;
-  };
-  for (int r = 0; r < kRows; ++r) {
-    const bool inGap = std::abs(r - kGapRow) <= 5;
-    for (int c = 0; c < kColumns; ++c) {
-      const double x = (c + 0.5 - kColumns / 2.0) * kPixel;
-      const double bone = inGap ? 0.0 : chord(kOuter, x) - chord(kInner, x);
-      pixels.at<float>(r, c) = static_cast<float>(
-          1.0 -
-          std::exp(-(kSoftMu * chord(kLimb, x) + kBoneMu * bone + kNailMu * chord(kNail, x))));
-    }
-  }
-  const auto image = radiographOf(pixels, kPixel);
+  const auto image = test::makeTubeRadiograph(2.0, kGapRow, kColumns, kRows, 0.2);
   const auto analyse = [&](const RadiographAnalysisParameters& p) {
-    return analyzeRadiographUnion(*image, kPixel, RadiographView::AP, RadiographOrientation{'L'},
+    return analyzeRadiographUnion(*image, 0.2, RadiographView::AP, RadiographOrientation{'L'},
                                   Laterality::Right, p);
   };
   const auto metalAt = [](const RadiographAnalysisResult& result, int x, int y) {

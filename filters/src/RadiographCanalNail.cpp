@@ -145,10 +145,9 @@ Run runBesideItsSurroundings(const std::vector<float>& row, double centre, doubl
 
 cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straightened& st,
                     const ShaftModel& m, const RadiographAnalysisParameters& p) {
-  cv::Mat nail = cv::Mat::zeros(image.size(), CV_8U);
   const std::optional<Profile> profile = profileAcross(st, m);
   if (!profile) {
-    return nail;
+    return {};
   }
   // The cortices: the brightest of the outer quarters. The canal: the
   // middle 30%, a nail's plateau when flat across and above the cortices.
@@ -159,7 +158,7 @@ cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straighten
   const double aboveCortex = *canalLow - cortex;
   if (aboveCortex < p.canalNailMinStep * m.contrast() ||
       *canalHigh - *canalLow > p.canalNailMaxUnevenness * aboveCortex) {
-    return nail;
+    return {};
   }
   const double plateau = median(std::vector<double>(begin + 7, begin + 13));
   const double level = cortex + 0.5 * (plateau - cortex);
@@ -185,7 +184,7 @@ cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straighten
     }
   }
   if (runs.empty() || static_cast<double>(runs.size()) < p.canalNailMinRowShare * rows) {
-    return nail;
+    return {};
   }
   // Followed on past the shaft rows while a run of the nail's width goes on
   // in line with the last; a fracture's fragments beside the nail may merge
@@ -212,6 +211,7 @@ cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straighten
       lastRow = i;
     }
   }
+  cv::Mat nail = cv::Mat::zeros(image.size(), CV_8U);
   for (const auto& [i, run] : runs) {
     cv::line(nail, st.working(i, run.first), st.working(i, run.last), cv::Scalar(255), 2);
   }

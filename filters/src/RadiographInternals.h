@@ -308,8 +308,8 @@ cv::Mat faintBoneReach(const TissueMaps& maps, const cv::Mat& bone, double faint
 
 FilmRange rangeOf(const cv::Mat& image, const cv::Mat& mask);
 
-/// The collimator shutters along the film's edges (CV_8U, 255 in them),
-/// `film` being the image's range: see
+/// The collimator shutters along the film's edges (CV_8U, 255 in them;
+/// empty when there are none), `film` being the image's range: see
 /// RadiographAnalysisParameters::shutterMinStartShare.
 cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
                            const RadiographAnalysisParameters& p);

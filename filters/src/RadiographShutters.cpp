@@ -62,7 +62,7 @@ int shutterDepth(const std::vector<float>& values, double low, double range,
 
 cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
                            const RadiographAnalysisParameters& p) {
-  cv::Mat shutters = cv::Mat::zeros(image.size(), CV_8U);
+  cv::Mat shutters; // allocated with the first band found
   const double range = film.top - film.low;
   if (!(range > 0) || image.rows < 8 || image.cols < 8) {
     return shutters;
@@ -137,6 +137,9 @@ cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
       }
       const cv::Rect band = alongRows ? cv::Rect(side == 0 ? 0 : length - d, l, d, 1)
                                       : cv::Rect(l, side == 2 ? 0 : length - d, 1, d);
+      if (shutters.empty()) {
+        shutters = cv::Mat::zeros(image.size(), CV_8U);
+      }
       shutters(band).setTo(255);
     }
   }

@@ -278,13 +278,11 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // of the exposed field's air, so that the body, the limb's width, the
   // film's range and the bone are found on the field alone.
   FilmRange film = rangeOf(working, cv::Mat());
-  cv::Mat shutters = collimatorShutters(working, film, p);
-  if (cv::countNonZero(shutters) > 0) {
+  const cv::Mat shutters = collimatorShutters(working, film, p);
+  if (!shutters.empty()) {
     working.setTo(rangeOf(working, shutters == 0).low, shutters);
     film = rangeOf(working, cv::Mat());
     result.notes.push_back("collimator shutters along the film's edges left out");
-  } else {
-    shutters.release(); // the strip checks for an empty mask first
   }
 
   const TissueMaps maps = tissueMaps(working, p);
@@ -305,7 +303,7 @@ RadiographAnalysisResult analyzeRadiographUnion(const RadiographImage& image, do
   // taken as metal, the shaft is traced again around it.
   if (traced.model) {
     const cv::Mat nail = nailInCanal(working, metal, traced.st, *traced.model, p);
-    if (cv::countNonZero(nail) > 0) {
+    if (!nail.empty()) {
       cv::Mat withNail = metal | nail;
       TracedShaft again = traceShaft(working, film, shutters, maps, withNail, p);
       if (again.model) {
