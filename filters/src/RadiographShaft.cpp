@@ -314,9 +314,12 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
 /// implantSpanBoneReachWidths of its edges (a nail in the canal, a plate on
 /// the cortex; not a fixator's bar in the air or a plate on the neighbouring
 /// bone) and reaching a shaft width into the searched rows (a bright tarsus
-/// taken for metal lies beyond them); their span, less fixationEndZoneWidths
-/// at each end. Empty when there is none. Needs the model's edges, width
-/// and search rows.
+/// taken for metal lies beyond them), or, shaped like an implant
+/// (implantMinElongation), ending within a shaft width of them: a plate
+/// widens the bone mask past the diaphysis' limit, so the searched rows can
+/// stop where it begins (FracAtlas 2602, a forearm plated over the
+/// fracture). Their span, less fixationEndZoneWidths at each end. Empty
+/// when there is none. Needs the model's edges, width and search rows.
 std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
                                  const RadiographAnalysisParameters& p) {
   if (st.metal.empty() || cv::countNonZero(st.metal) == 0) {
@@ -340,10 +343,18 @@ std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
     const int top = stats.at<int>(c, cv::CC_STAT_TOP);
     const int height = stats.at<int>(c, cv::CC_STAT_HEIGHT);
     const int bottom = top + height - 1;
+    // Rows of the search the component covers; negative, how far it ends
+    // short of them.
     const int searched = std::min(bottom, m.lastSearchRow) - std::max(top, m.firstSearchRow) + 1;
-    if (height < p.implantSpanMinLengthWidths * m.width || searched < m.width ||
+    const auto implantShaped = [&]() {
+      const cv::Rect box(stats.at<int>(c, cv::CC_STAT_LEFT), top,
+                         stats.at<int>(c, cv::CC_STAT_WIDTH), height);
+      return elongation(labels(box) == c) >= p.implantMinElongation;
+    };
+    if (height < p.implantSpanMinLengthWidths * m.width ||
         onBone[static_cast<std::size_t>(c)] <
-            p.implantOnBoneMinShare * stats.at<int>(c, cv::CC_STAT_AREA)) {
+            p.implantOnBoneMinShare * stats.at<int>(c, cv::CC_STAT_AREA) ||
+        searched <= -m.width || (searched < m.width && !implantShaped())) {
       continue;
     }
     span = span ? RowSpan{std::min(span->first, top), std::max(span->last, bottom)}
