@@ -1575,6 +1575,16 @@ void expectSameShaftAndLine(const PaintedFilm& film) {
               film.fractureRow, 3 * film.mm);
 }
 
+/// ... and, with nothing metal drawn, no metal and the same categories.
+void expectSameReadingWithoutMetal(const PaintedFilm& film) {
+  expectSameShaftAndLine(film);
+  SCOPED_TRACE(film.view);
+  EXPECT_FALSE(film.painted.metalPresent);
+  for (std::size_t side = 0; side < 2; ++side) {
+    EXPECT_EQ(film.painted.sides[side].score.category, film.plain.sides[side].score.category);
+  }
+}
+
 } // namespace
 
 TEST(RadiographAnalysis, AnExternalFixatorBesideTheLimbIsMetalNotBone) {
@@ -1677,15 +1687,10 @@ TEST(RadiographAnalysis, ACastAroundTheLimbIsNotTheBone) {
     }
     return drawn;
   };
+  // The callus and the bridging are read against the tissue beside them,
+  // which the cast raises as much as the callus.
   for (const PaintedFilm& film : paintedPhantomFilms(cast, "cast")) {
-    expectSameShaftAndLine(film);
-    SCOPED_TRACE(film.view);
-    EXPECT_FALSE(film.painted.metalPresent);
-    // The callus and the bridging are read against the tissue beside them,
-    // which the cast raises as much as the callus.
-    for (std::size_t side = 0; side < 2; ++side) {
-      EXPECT_EQ(film.painted.sides[side].score.category, film.plain.sides[side].score.category);
-    }
+    expectSameReadingWithoutMetal(film);
   }
 }
 
@@ -1751,12 +1756,7 @@ TEST(RadiographAnalysis, APlasterSlabAlongOneSideOfTheLimbIsNotTheBone) {
     return drawn;
   };
   for (const PaintedFilm& film : paintedPhantomFilms(slab, "slab")) {
-    expectSameShaftAndLine(film);
-    SCOPED_TRACE(film.view);
-    EXPECT_FALSE(film.painted.metalPresent);
-    for (std::size_t side = 0; side < 2; ++side) {
-      EXPECT_EQ(film.painted.sides[side].score.category, film.plain.sides[side].score.category);
-    }
+    expectSameReadingWithoutMetal(film);
   }
 }
 
