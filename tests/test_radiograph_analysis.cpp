@@ -1575,6 +1575,20 @@ void expectSameShaftAndLine(const PaintedFilm& film) {
               film.fractureRow, 3 * film.mm);
 }
 
+/// The first and last column of film row `y` brighter than `level` (the
+/// limb's edges there); left > right when there is none.
+std::pair<int, int> limbEdgesOnRow(const cv::Mat& pixels, int y, float level) {
+  const float* row = pixels.ptr<float>(y);
+  int left = pixels.cols, right = -1;
+  for (int x = 0; x < pixels.cols; ++x) {
+    if (row[x] > level) {
+      left = std::min(left, x);
+      right = std::max(right, x);
+    }
+  }
+  return {left, right};
+}
+
 /// ... and, with nothing metal drawn, no metal and the same categories.
 void expectSameReadingWithoutMetal(const PaintedFilm& film) {
   expectSameShaftAndLine(film);
@@ -1659,14 +1673,7 @@ TEST(RadiographAnalysis, ACastAroundTheLimbIsNotTheBone) {
   // A plaster cast: a shell 6 mm thick, 8 mm clear of the skin, as a
   // projection shows it: densest where its walls are seen edge-on.
   const auto cast = [](cv::Mat& pixels, double, double fractureRow, double mm) {
-    const float* row = pixels.ptr<float>(static_cast<int>(fractureRow));
-    int left = pixels.cols, right = -1;
-    for (int x = 0; x < pixels.cols; ++x) {
-      if (row[x] > 0.1F) {
-        left = std::min(left, x);
-        right = std::max(right, x);
-      }
-    }
+    const auto [left, right] = limbEdgesOnRow(pixels, static_cast<int>(fractureRow), 0.1F);
     EXPECT_LT(left, right);
     const double centre = 0.5 * (left + right);
     const double inner = 0.5 * (right - left) + 8 * mm, outer = inner + 6 * mm;
@@ -1704,17 +1711,7 @@ TEST(RadiographAnalysis, APlasterSlabAlongOneSideOfTheLimbIsNotTheBone) {
   // without the padding the traced shaft moves (docs/radiograph-analysis.md,
   // Limitations).
   const auto slab = [](cv::Mat& pixels, double, double fractureRow, double mm) {
-    const auto limbAt = [&](int y) {
-      const float* row = pixels.ptr<float>(y);
-      int left = pixels.cols, right = -1;
-      for (int x = 0; x < pixels.cols; ++x) {
-        if (row[x] > 0.05F) {
-          left = std::min(left, x);
-          right = std::max(right, x);
-        }
-      }
-      return std::pair{left, right};
-    };
+    const auto limbAt = [&](int y) { return limbEdgesOnRow(pixels, y, 0.05F); };
     // The plaster crossed by the beam at each distance from the limb's
     // centre (the cross-section at the fracture, the beam down the rows).
     const auto [left, right] = limbAt(static_cast<int>(fractureRow));

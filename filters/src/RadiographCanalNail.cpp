@@ -215,8 +215,7 @@ cv::Mat nailInCanal(const cv::Mat& image, const cv::Mat& metal, const Straighten
   for (const auto& [i, run] : runs) {
     cv::line(nail, st.working(i, run.first), st.working(i, run.last), cv::Scalar(255), 2);
   }
-  // Its blurred rim too, as findMetal gives every implant.
-  cv::dilate(nail, nail, cv::Mat(), cv::Point(-1, -1), 2);
+  addMetalRim(nail);
   return nail;
 }
 

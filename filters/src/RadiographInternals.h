@@ -314,6 +314,10 @@ FilmRange rangeOf(const cv::Mat& image, const cv::Mat& mask);
 cv::Mat collimatorShutters(const cv::Mat& image, const FilmRange& film,
                            const RadiographAnalysisParameters& p);
 
+/// `metal` with an implant's blurred rim (two pixels around it) added: the
+/// rim is still metal, not an edge of the bone.
+void addMetalRim(cv::Mat& metal);
+
 /// Implants: candidates far brighter than the bone itself (bone found with
 /// the candidates left out, so that a nail cannot pass for the bone), or
 /// shaped like an implant. Brightness is the candidate's median: a screw

@@ -267,6 +267,10 @@ cv::Mat saturatedCores(const cv::Mat& image, const cv::Mat& candidate, double re
 
 } // namespace
 
+void addMetalRim(cv::Mat& metal) {
+  cv::dilate(metal, metal, cv::Mat(), cv::Point(-1, -1), 2);
+}
+
 FilmRange rangeOf(const cv::Mat& image, const cv::Mat& mask) {
   const auto [top, low] = percentiles<2>(image, mask, {0.9995, 0.02});
   return {low, top};
@@ -405,8 +409,7 @@ cv::Mat findMetal(const cv::Mat& image, const FilmRange& film, const TissueMaps&
       break;
     }
   }
-  // The blurred rim of an implant is still metal, not an edge of the bone.
-  cv::dilate(metal, metal, cv::Mat(), cv::Point(-1, -1), 2);
+  addMetalRim(metal);
   return metal;
 }
 

@@ -17,6 +17,7 @@ namespace unionscope {
 // The steps of the analysis (RadiographInternals.h), named one by one: a
 // using-directive would make any later unionscope name that an internal
 // shares ambiguous here.
+using radiograph::addMetalRim;
 using radiograph::bridgedBone;
 using radiograph::callusEdges;
 using radiograph::collimatorShutters;
@@ -83,10 +84,9 @@ TracedShaft traceShaft(const cv::Mat& working, const FilmRange& film, const cv::
   }
   traced.boneFound = true;
   // The metal that hides what lies under it: what the film shows at the
-  // opaque level or above, with the blurred rim around it (as findMetal
-  // gives every implant its rim).
+  // opaque level or above, with its blurred rim (within the metal).
   cv::Mat opaque = metal & (working >= film.low + p.metalOpaqueShare * (film.top - film.low));
-  cv::dilate(opaque, opaque, cv::Mat(), cv::Point(-1, -1), 2);
+  addMetalRim(opaque);
   opaque &= metal;
   // The strip along a frame, with the faint bone connected to the mask it
   // was found on (labelled within the strip's box only; `faintLevel` is
