@@ -308,6 +308,76 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
   return total > 0 ? static_cast<double>(held) / total : 0.0;
 }
 
+/// The straightened metal mask with the pieces of one implant joined. Where
+/// a nail crosses the fracture, the fragments' edges change the level over
+/// it and the metal mask can break across it: on FracAtlas 0467, a femoral
+/// nail split a row short of the fracture, near where the strip begins, and
+/// the piece above was too short to count as fixing the bone, so the piece
+/// below put its end zone over the fracture. A piece that begins within
+/// implantSeamMaxPixels rows of where another ends, across the same columns,
+/// continues it (the columns their facing ends span overlap by half the
+/// narrower one's, and neither is twice as wide as the other: not a screw
+/// across the shaft just past a nail's tip); the seam between them is
+/// filled.
+cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParameters& p) {
+  cv::Mat labels, stats, centroids;
+  const int count = cv::connectedComponentsWithStats(metal, labels, stats, centroids, 8);
+  // The columns each piece spans over its first and last few rows (a
+  // piece's end is ragged where the level fades).
+  constexpr int kEndRows = 3;
+  struct Ends {
+    int top = 0, bottom = 0;
+    int topFrom = std::numeric_limits<int>::max(), topTo = -1;
+    int bottomFrom = std::numeric_limits<int>::max(), bottomTo = -1;
+  };
+  std::vector<Ends> ends(static_cast<std::size_t>(count));
+  for (int c = 1; c < count; ++c) {
+    Ends& e = ends[static_cast<std::size_t>(c)];
+    e.top = stats.at<int>(c, cv::CC_STAT_TOP);
+    e.bottom = e.top + stats.at<int>(c, cv::CC_STAT_HEIGHT) - 1;
+    const int left = stats.at<int>(c, cv::CC_STAT_LEFT);
+    const int right = left + stats.at<int>(c, cv::CC_STAT_WIDTH);
+    for (int d = 0; d < kEndRows; ++d) {
+      for (int j = left; j < right; ++j) {
+        if (e.top + d <= e.bottom && labels.at<int>(e.top + d, j) == c) {
+          e.topFrom = std::min(e.topFrom, j);
+          e.topTo = std::max(e.topTo, j);
+        }
+        if (e.bottom - d >= e.top && labels.at<int>(e.bottom - d, j) == c) {
+          e.bottomFrom = std::min(e.bottomFrom, j);
+          e.bottomTo = std::max(e.bottomTo, j);
+        }
+      }
+    }
+  }
+  // The pieces by the row they begin on: each piece's end is compared with
+  // those beginning just below it only.
+  std::vector<std::vector<int>> beginningOn(static_cast<std::size_t>(metal.rows));
+  for (int c = 1; c < count; ++c) {
+    beginningOn[static_cast<std::size_t>(ends[static_cast<std::size_t>(c)].top)].push_back(c);
+  }
+  cv::Mat joined = metal.clone();
+  for (int a = 1; a < count; ++a) {
+    const Ends& upper = ends[static_cast<std::size_t>(a)];
+    const int lastRow = std::min(metal.rows - 1, upper.bottom + p.implantSeamMaxPixels + 1);
+    for (int row = upper.bottom + 1; row <= lastRow; ++row) {
+      for (int b : beginningOn[static_cast<std::size_t>(row)]) {
+        const Ends& lower = ends[static_cast<std::size_t>(b)];
+        const int upperWidth = upper.bottomTo - upper.bottomFrom + 1;
+        const int lowerWidth = lower.topTo - lower.topFrom + 1;
+        const int from = std::max(upper.bottomFrom, lower.topFrom);
+        const int to = std::min(upper.bottomTo, lower.topTo);
+        if (2 * (to - from + 1) >= std::min(upperWidth, lowerWidth) &&
+            2 * std::min(upperWidth, lowerWidth) >= std::max(upperWidth, lowerWidth)) {
+          cv::rectangle(joined, cv::Point(from, upper.bottom), cv::Point(to, lower.top),
+                        cv::Scalar(255), cv::FILLED);
+        }
+      }
+    }
+  }
+  return joined;
+}
+
 /// The rows where an implant fixes the bone: the metal components running
 /// along the shaft for at least implantSpanMinLengthWidths shaft widths,
 /// with most of their pixels over the bone or within
@@ -318,15 +388,18 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
 /// (implantMinElongation), ending within a shaft width of them: a plate
 /// widens the bone mask past the diaphysis' limit, so the searched rows can
 /// stop where it begins (FracAtlas 2602, a forearm plated over the
-/// fracture). Their span, less fixationEndZoneWidths at each end. Empty
-/// when there is none. Needs the model's edges, width and search rows.
+/// fracture). Pieces of one implant the metal mask split are joined first
+/// (implantPiecesJoined). Their span, less fixationEndZoneWidths at each
+/// end. Empty when there is none. Needs the model's edges, width and search
+/// rows.
 std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
                                  const RadiographAnalysisParameters& p) {
   if (st.metal.empty() || cv::countNonZero(st.metal) == 0) {
     return std::nullopt;
   }
+  const cv::Mat implants = implantPiecesJoined(st.metal, p);
   cv::Mat labels, stats, centroids;
-  const int count = cv::connectedComponentsWithStats(st.metal, labels, stats, centroids, 8);
+  const int count = cv::connectedComponentsWithStats(implants, labels, stats, centroids, 8);
   std::vector<int> onBone(static_cast<std::size_t>(count), 0);
   const double reach = p.implantSpanBoneReachWidths * m.width;
   for (int i = 0; i < st.rows(); ++i) {

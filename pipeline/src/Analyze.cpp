@@ -303,8 +303,9 @@ SeriesReport reportRadiograph(const RadiographImage& image, const dicom::Radiogr
   }
   json["status"] = "ok";
   json["error"] = nullptr;
-  // Not yet validated to the phantom accuracy targets: shown, measured, but
-  // used for a visit's scores only with --use-radiograph-scores.
+  // The categories are validated on phantoms only (real films come with
+  // fracture boxes, not categories): shown, measured, but used for a
+  // visit's scores only with --use-radiograph-scores.
   json["provisional"] = true;
   Json cortices = Json::object();
   CortexScores scores = result.cortices;
@@ -661,6 +662,7 @@ Json radiographParametersJson(const RadiographAnalysisParameters& p) {
           {"implant_span_min_length_widths", p.implantSpanMinLengthWidths},
           {"implant_span_bone_reach_widths", p.implantSpanBoneReachWidths},
           {"implant_on_bone_min_share", p.implantOnBoneMinShare},
+          {"implant_seam_max_pixels", p.implantSeamMaxPixels},
           {"fixation_max_turn_deg", p.fixationMaxTurnDeg},
           {"fixation_end_zone_widths", p.fixationEndZoneWidths},
           {"beyond_fixation_evidence_weight", p.beyondFixationEvidenceWeight},

@@ -276,6 +276,11 @@ struct RadiographAnalysisParameters {
   double implantSpanMinLengthWidths = 2.0;
   double implantSpanBoneReachWidths = 0.5;
   double implantOnBoneMinShare = 0.5;
+  /// Two metal pieces, one beginning within this many rows (pixels at
+  /// working resolution, along the shaft) of where the other ends and
+  /// across the same columns, are one implant the metal mask split (a nail
+  /// where the fracture's fragments cross it) when its span is measured.
+  int implantSeamMaxPixels = 2;
   /// The bone such an implant fixes is the bone of interest: where the
   /// widest long bone's component holds a bar-shaped implant running within
   /// this many degrees of its axis and the shaft traced there does not hold
