@@ -322,6 +322,9 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
 cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParameters& p) {
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(metal, labels, stats, centroids, 8);
+  if (count <= 2) {
+    return metal;
+  }
   // The columns each piece spans over its first and last few rows (a
   // piece's end is ragged where the level fades).
   constexpr int kEndRows = 3;
@@ -356,7 +359,7 @@ cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParame
   for (int c = 1; c < count; ++c) {
     beginningOn[static_cast<std::size_t>(ends[static_cast<std::size_t>(c)].top)].push_back(c);
   }
-  cv::Mat joined = metal.clone();
+  cv::Mat joined = metal; // copied before the first seam is filled
   for (int a = 1; a < count; ++a) {
     const Ends& upper = ends[static_cast<std::size_t>(a)];
     const int lastRow = std::min(metal.rows - 1, upper.bottom + p.implantSeamMaxPixels + 1);
@@ -369,6 +372,9 @@ cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParame
         const int to = std::min(upper.bottomTo, lower.topTo);
         if (2 * (to - from + 1) >= std::min(upperWidth, lowerWidth) &&
             2 * std::min(upperWidth, lowerWidth) >= std::max(upperWidth, lowerWidth)) {
+          if (joined.data == metal.data) {
+            joined = metal.clone();
+          }
           cv::rectangle(joined, cv::Point(from, upper.bottom), cv::Point(to, lower.top),
                         cv::Scalar(255), cv::FILLED);
         }
