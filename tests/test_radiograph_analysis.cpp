@@ -1227,8 +1227,8 @@ TEST_F(FracAtlasFilm, APlateEndingWhereTheSearchBeginsFixesTheBone) {
 TEST_F(FracAtlasFilm, ANailTheMetalMaskSplitsIsOneImplant) {
   // FracAtlas 0467, a lateral femur with a nail; the fracture (two boxes,
   // rows 96-151) lies near where the femur, faint under the thigh, begins
-  // to be traced. The metal mask split the nail a row short of the
-  // fracture, and the piece above, cut off by the traced strip's start, was
+  // to be traced. The metal mask split the nail at row 128, inside the
+  // box, and the piece above, cut off by the traced strip's start, was
   // too short to count as fixing the bone: the piece below put its end zone
   // over the fracture, and no line was found where the nail holds the bone.
   // Pieces that continue one another across a seam of a few rows are one

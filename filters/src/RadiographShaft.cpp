@@ -311,14 +311,14 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
 /// The straightened metal mask with the pieces of one implant joined. Where
 /// a nail crosses the fracture, the fragments' edges change the level over
 /// it and the metal mask can break across it: on FracAtlas 0467, a femoral
-/// nail split a row short of the fracture, near where the strip begins, and
-/// the piece above was too short to count as fixing the bone, so the piece
-/// below put its end zone over the fracture. A piece that begins within
-/// implantSeamMaxPixels rows of where another ends, across the same columns,
-/// continues it (the columns their facing ends span overlap by half the
-/// narrower one's, and neither is twice as wide as the other: not a screw
-/// across the shaft just past a nail's tip); the seam between them is
-/// filled.
+/// nail split by a one-row seam inside the fracture's box, near where the
+/// strip begins, and the piece above was too short to count as fixing the
+/// bone, so the piece below put its end zone over the fracture. A piece
+/// that begins within implantSeamMaxPixels rows of where another ends,
+/// across the same columns, continues it (the columns their facing ends
+/// span overlap by half the narrower one's, and neither is twice as wide as
+/// the other: not a screw across the shaft just past a nail's tip); the
+/// seam between them is filled.
 cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParameters& p) {
   cv::Mat labels, stats, centroids;
   const int count = cv::connectedComponentsWithStats(metal, labels, stats, centroids, 8);
