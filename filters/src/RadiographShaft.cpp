@@ -308,22 +308,40 @@ double heldShare(const ShaftFrame& frame, const cv::Mat& implant, cv::Point offs
   return total > 0 ? static_cast<double>(held) / total : 0.0;
 }
 
-/// The straightened metal mask with the pieces of one implant joined. Where
-/// a nail crosses the fracture, the fragments' edges change the level over
-/// it and the metal mask can break across it: on FracAtlas 0467, a femoral
-/// nail split by a one-row seam inside the fracture's box, near where the
-/// strip begins, and the piece above was too short to count as fixing the
-/// bone, so the piece below put its end zone over the fracture. A piece
-/// that begins within implantSeamMaxPixels rows of where another ends,
-/// across the same columns, continues it (the columns their facing ends
-/// span overlap by half the narrower one's, and neither is twice as wide as
-/// the other: not a screw across the shaft just past a nail's tip); the
-/// seam between them is filled.
-cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParameters& p) {
-  cv::Mat labels, stats, centroids;
-  const int count = cv::connectedComponentsWithStats(metal, labels, stats, centroids, 8);
+/// A mask's 8-connected components: labels (0 outside them) and stats.
+struct Components {
+  cv::Mat labels, stats;
+  int count = 0; ///< with the background, label 0
+};
+
+Components componentsOf(const cv::Mat& mask) {
+  Components out;
+  cv::Mat centroids;
+  out.count = cv::connectedComponentsWithStats(mask, out.labels, out.stats, centroids, 8);
+  return out;
+}
+
+/// The implants on the straightened metal mask: its components, with the
+/// pieces of one implant joined. Where a nail crosses the fracture, the
+/// fragments' edges change the level over it and the metal mask can break
+/// across it: on FracAtlas 0467, a femoral nail split by a one-row seam
+/// inside the fracture's box, near where the strip begins, and the piece
+/// above was too short to count as fixing the bone, so the piece below put
+/// its end zone over the fracture. A piece that begins within
+/// implantSeamMaxPixels rows of where another ends, across the same
+/// columns, continues it (the columns their facing ends span overlap by
+/// half the narrower one's, and neither is twice as wide as the other: not
+/// a screw across the shaft just past a nail's tip). The seam is filled
+/// for the implant's span only, not in the metal mask: metal hides the line
+/// (0467's canal nail, its mask filled across the fracture's fragments,
+/// lost the line).
+Components implantPieces(const cv::Mat& metal, const RadiographAnalysisParameters& p) {
+  Components pieces = componentsOf(metal);
+  const int count = pieces.count;
+  const cv::Mat& labels = pieces.labels;
+  const cv::Mat& stats = pieces.stats;
   if (count <= 2) {
-    return metal;
+    return pieces;
   }
   // The columns each piece spans over its first and last few rows (a
   // piece's end is ragged where the level fades).
@@ -359,7 +377,7 @@ cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParame
   for (int c = 1; c < count; ++c) {
     beginningOn[static_cast<std::size_t>(ends[static_cast<std::size_t>(c)].top)].push_back(c);
   }
-  cv::Mat joined = metal; // copied before the first seam is filled
+  cv::Mat joined; // a copy of the mask, made when the first seam is filled
   for (int a = 1; a < count; ++a) {
     const Ends& upper = ends[static_cast<std::size_t>(a)];
     const int lastRow = std::min(metal.rows - 1, upper.bottom + p.implantSeamMaxPixels + 1);
@@ -372,7 +390,7 @@ cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParame
         const int to = std::min(upper.bottomTo, lower.topTo);
         if (2 * (to - from + 1) >= std::min(upperWidth, lowerWidth) &&
             2 * std::min(upperWidth, lowerWidth) >= std::max(upperWidth, lowerWidth)) {
-          if (joined.data == metal.data) {
+          if (joined.empty()) {
             joined = metal.clone();
           }
           cv::rectangle(joined, cv::Point(from, upper.bottom), cv::Point(to, lower.top),
@@ -381,7 +399,7 @@ cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParame
       }
     }
   }
-  return joined;
+  return joined.empty() ? pieces : componentsOf(joined);
 }
 
 /// The rows where an implant fixes the bone: the metal components running
@@ -395,7 +413,7 @@ cv::Mat implantPiecesJoined(const cv::Mat& metal, const RadiographAnalysisParame
 /// widens the bone mask past the diaphysis' limit, so the searched rows can
 /// stop where it begins (FracAtlas 2602, a forearm plated over the
 /// fracture). Pieces of one implant the metal mask split are joined first
-/// (implantPiecesJoined). Their span, less fixationEndZoneWidths at each
+/// (implantPieces). Their span, less fixationEndZoneWidths at each
 /// end. Empty when there is none. Needs the model's edges, width and search
 /// rows.
 std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
@@ -403,9 +421,10 @@ std::optional<RowSpan> fixedRows(const Straightened& st, const ShaftModel& m,
   if (st.metal.empty() || cv::countNonZero(st.metal) == 0) {
     return std::nullopt;
   }
-  const cv::Mat implants = implantPiecesJoined(st.metal, p);
-  cv::Mat labels, stats, centroids;
-  const int count = cv::connectedComponentsWithStats(implants, labels, stats, centroids, 8);
+  const Components implants = implantPieces(st.metal, p);
+  const cv::Mat& labels = implants.labels;
+  const cv::Mat& stats = implants.stats;
+  const int count = implants.count;
   std::vector<int> onBone(static_cast<std::size_t>(count), 0);
   const double reach = p.implantSpanBoneReachWidths * m.width;
   for (int i = 0; i < st.rows(); ++i) {
