@@ -1281,8 +1281,9 @@ TEST_F(FracAtlasFilm, ANailTheMetalLevelsMissIsFoundDownTheCanal) {
   // film's top: where the nail lies at rows 50 and 200.
   EXPECT_TRUE(metalAt(found.result, 231, 50));
   EXPECT_TRUE(metalAt(found.result, 255, 200));
-  // No line at the condyles: where the nail holds the bone, none is seen
-  // (the fracture, at rows 95-135, lies where the traced femur begins).
+  // No line at the condyles: the line is looked for where the nail holds
+  // the bone (the fracture, at rows 95-135, lies where the traced femur
+  // begins; ANailTheMetalMaskSplitsIsOneImplant finds it there).
   if (found.result.fractureFound) {
     EXPECT_LT(found.result.fractureLine[0][1], 250.0);
   }
