@@ -2048,9 +2048,9 @@ TEST(RadiographAnalysis, HoldsUpBeyondTheGeneratorsBoneSizeCortexSpacingAndObliq
 // collar, a faint cortex gap, a line barely found) move with the sampling:
 // at 560-740 pixels the same cohort's categories agree 0.82-0.87 and its
 // union 0.87-0.93 (docs/radiograph-analysis.md, "Working resolution");
-// 640, where the method was tuned, is the best of them. Guards at the level reached 6%
-// either side of it: a change fitted to the default sampling alone, or one
-// that breaks the resampling, fails here.
+// 640, where the method was tuned, is the best of them. Guards at the
+// level reached 6% either side of it: a change fitted to the default
+// sampling alone, or one that breaks the resampling, fails here.
 TEST(RadiographAnalysis, HoldsUpAtOtherWorkingResolutions) {
   struct Sampling {
     int workingLongSide;

@@ -380,11 +380,11 @@ Components implantPieces(const cv::Mat& metal, const RadiographAnalysisParameter
   cv::Mat joined; // a copy of the mask, made when the first seam is filled
   for (int a = 1; a < count; ++a) {
     const Ends& upper = ends[static_cast<std::size_t>(a)];
+    const int upperWidth = upper.bottomTo - upper.bottomFrom + 1;
     const int lastRow = std::min(metal.rows - 1, upper.bottom + p.implantSeamMaxPixels + 1);
     for (int row = upper.bottom + 1; row <= lastRow; ++row) {
       for (int b : beginningOn[static_cast<std::size_t>(row)]) {
         const Ends& lower = ends[static_cast<std::size_t>(b)];
-        const int upperWidth = upper.bottomTo - upper.bottomFrom + 1;
         const int lowerWidth = lower.topTo - lower.topFrom + 1;
         const int from = std::max(upper.bottomFrom, lower.topFrom);
         const int to = std::min(upper.bottomTo, lower.topTo);
